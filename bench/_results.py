@@ -1,0 +1,23 @@
+"""Write one benchmark's section into docs/RESULTS.md, between markers, leaving the rest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
+HEADER = (
+    "# Measured results\n\nEvery table below was written by the command named in its section.\n"
+)
+
+
+def write_section(key: str, body: str) -> None:
+    text = RESULTS.read_text() if RESULTS.exists() else HEADER
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text:
+        text = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)

@@ -1,0 +1,77 @@
+"""The model card (README.md of a zoo entry), written from the entry's measured facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["model_card"]
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def model_card(entry: dict[str, Any], profile: Any) -> str:
+    m = entry["metrics"]
+    b = entry["budget"]
+    iq, oq = entry["input_quant"], entry["output_quant"]
+    peak = profile.layers[profile.peak_index]
+    layers = "\n".join(
+        f"| {i} | {r.op} | {'x'.join(map(str, r.output_shape))} | {r.macs:,} | {r.weight_bytes:,} | "
+        f"{r.live_bytes:,}{' (peak)' if i == profile.peak_index else ''} |"
+        for i, r in enumerate(profile.layers)
+    )
+    return f"""# {entry["name"]}
+
+int8 {entry["task"]} classifier for {entry["board"] or "a custom budget"}, found by tinyzoo's
+search in space `{entry["space"]}` and verified on the TensorFlow Lite Micro runtime.
+
+Architecture: `{entry["arch"]}`
+
+## Measured
+
+Every figure was measured on this entry's int8 `model.tflite`: accuracy on the task's test
+split ({m.get("test_samples", "?")} samples) run on TFLM's reference kernels, arena from TFLM's
+allocation record.
+
+{
+        _table(
+            [
+                ("int8 test accuracy", f"{m['int8_accuracy']:.4f}"),
+                ("float test accuracy (before quantization)", f"{m['float_accuracy']:.4f}"),
+                ("TFLM arena (kTensorArenaSize)", f"{m['arena_bytes']:,} B"),
+                ("of which activations (planner head)", f"{m['activation_bytes']:,} B"),
+                (".tflite size (flash for the model)", f"{m['tflite_bytes']:,} B"),
+                ("flash with the board's runtime reserve", f"{m['flash_bytes']:,} B"),
+                ("MACs per inference", f"{m['macs']:,}"),
+                ("parameters", f"{m['params']:,}"),
+            ]
+        )
+    }
+
+Budget it was searched under: RAM {b["ram_bytes"]} B, flash {b["flash_bytes"]} B,
+MACs {b["max_macs"] or "unbounded"}. The arena was measured with TFLM's reference kernels; an
+optimised kernel build (CMSIS-NN) may request different scratch memory.
+
+## Input and output
+
+- Input: int8 tensor of shape 1x{"x".join(map(str, entry["input_shape"]))}.
+- Preprocessing: {entry["preprocessing"]}; then `q = clamp(round(x / {iq["scale"]:.9g}) + {
+        iq["zero_point"]
+    }, -128, 127)`.
+- Output: int8 logits for {len(entry["labels"])} classes ({", ".join(entry["labels"])});
+  `argmax` gives the class; real logits are `(q - {oq["zero_point"]}) * {oq["scale"]:.9g}`.
+
+## Layers
+
+Peak memory is at layer {profile.peak_index} ({peak.op}, {peak.live_bytes:,} B live).
+
+| # | op | output | MACs | weight bytes | live bytes |
+|---|---|---|---|---|---|
+{layers}
+
+## Files
+
+`model.tflite`, `model_data.h` / `model_data.cc` (the model as a C array, 16-byte aligned,
+with the measured arena size), `main.cc` (the TFLM calls), `profile.json` (per-layer rows).
+"""

@@ -1,0 +1,117 @@
+"""A user's own images: one sub-folder per class (the torchvision ImageFolder layout).
+
+    my_data/
+      cat/  001.png 002.jpg ...
+      dog/  a.bmp ...
+
+Class names are the sorted sub-folder names. Images are stored at 32x32 (a microcontroller
+model rarely affords more) in grayscale when every image is grey, else RGB: a colour channel
+the data does not use would triple the first layer's input memory for nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from nas.data._dataset import Dataset, make_dataset, stratified_split
+from nas.errors import TinyzooError
+
+__all__ = ["EXTENSIONS", "load_folder"]
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
+NATIVE = 32
+RESOLUTIONS = (16, 24, 32)
+FRACTIONS = (0.8, 0.1)  # train, val; test gets the rest
+MIN_IMAGES = 10  # so that validation and test get at least one image each
+
+
+def _class_dirs(root: Path) -> list[Path]:
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise TinyzooError(
+            f"data folder {str(root)!r} {what}. Give a folder with one sub-folder of images "
+            "per class, e.g. data/cat/*.png and data/dog/*.png."
+        )
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(dirs) < 2:
+        found = ", ".join(repr(d.name) for d in dirs) or "none"
+        raise TinyzooError(
+            f"data folder {str(root)!r} has {len(dirs)} class sub-folder(s) ({found}); a "
+            "classifier needs at least two. Put each class's images in its own sub-folder."
+        )
+    return dirs
+
+
+def _images(class_dir: Path) -> list[Path]:
+    files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    if not files:
+        raise TinyzooError(
+            f"class {class_dir.name!r} ({class_dir}) has no images ({', '.join(EXTENSIONS)}). "
+            "Add images to it or remove the folder."
+        )
+    return files
+
+
+def _read(path: Path) -> tuple[np.ndarray, bool]:
+    """One image as 32x32 RGB uint8, and whether it is grey (R == G == B everywhere).
+
+    Resizes before deciding the mode: PIL's bilinear filter works per channel, so a grey
+    image stays exactly grey, and only 32x32 copies are held in memory.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+    except Exception as exc:  # PIL raises many types for a bad file
+        raise TinyzooError(
+            f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}. "
+            "Delete or re-save that file."
+        ) from None
+    small = np.asarray(rgb.resize((NATIVE, NATIVE), Image.Resampling.BILINEAR))
+    grey = bool((small[..., 0] == small[..., 1]).all() and (small[..., 1] == small[..., 2]).all())
+    return small, grey
+
+
+def load_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
+    """Load `root` and split it 80/10/10, stratified by class, shuffled by `seed`."""
+    root = Path(root).expanduser()
+    dirs = _class_dirs(root)
+    files = [(label, path) for label, d in enumerate(dirs) for path in _images(d)]
+    if len(files) < MIN_IMAGES:
+        raise TinyzooError(
+            f"data folder {str(root)!r} has {len(files)} images; at least {MIN_IMAGES} are "
+            "needed to give validation and test one image each. Add images."
+        )
+    read = [_read(path) for _, path in files]
+    grey = all(g for _, g in read)
+    x = np.stack([img for img, _ in read])
+    if grey:
+        x = x[..., :1]
+    y = np.array([label for label, _ in files], dtype=np.int64)
+    n = len(y)
+    n_train, n_val = (round(n * f) for f in FRACTIONS)
+    splits = stratified_split(y, (n_train, n_val, n - n_train - n_val), seed=seed)
+    mode = "one grey channel" if grey else "RGB"
+    return make_dataset(
+        name=name,
+        labels=tuple(d.name for d in dirs),
+        x=x.astype(np.float32) / np.float32(255.0),
+        y=y,
+        splits=splits,
+        resolutions=RESOLUTIONS,
+        description=(
+            f"images from {root} ({n} files, {len(dirs)} classes, {mode}), split "
+            f"{n_train}/{n_val}/{n - n_train - n_val} train/validation/test, stratified "
+            f"with seed {seed}."
+        ),
+        base_recipe=(
+            "image decoded with PIL and converted to RGB, resized to "
+            f"{NATIVE}x{NATIVE} with PIL Image.resize BILINEAR (which antialiases when "
+            "shrinking)"
+            + (", first channel kept (all images are grey)" if grey else "")
+            + ", uint8 / 255.0 as float32"
+        ),
+    )

@@ -1,0 +1,26 @@
+"""The one root exception of tinyzoo.
+
+Every error a user can cause (bad board, bad budget, bad file, unknown model) is a
+`TinyzooError`; the CLI prints its message as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["TinyzooError", "unknown_name"]
+
+
+class TinyzooError(Exception):
+    """A problem with what the user asked for: message says what, what is valid, and the fix."""
+
+
+def unknown_name(kind: str, received: str, valid: Iterable[str], fix: str = "") -> TinyzooError:
+    """Build the error for an unknown name, with close matches (difflib) and the valid set."""
+    names = sorted(valid)
+    close = difflib.get_close_matches(received, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    listing = ", ".join(names) if len(names) <= 20 else ", ".join(names[:20]) + ", ..."
+    tail = f" {fix}" if fix else ""
+    return TinyzooError(f"unknown {kind} {received!r}.{hint} Valid: {listing}.{tail}")

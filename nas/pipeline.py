@@ -1,0 +1,376 @@
+"""search -> final training -> int8 -> TFLM verification -> C sources -> zoo registration."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.boards import Board, Budget, budget_for, get_board
+from nas.errors import TinyzooError
+
+__all__ = ["Interrupted", "Recipe", "RECIPES", "run_search", "zoo_name"]
+
+
+class Interrupted(TinyzooError):
+    """Ctrl-C during a search; the message says how to resume."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How much training each phase gets. Chosen so that `make demo` ends in < 15 min on 2 cores."""
+
+    proxy_samples: int  # training images per proxy trial (stratified subset)
+    proxy_epochs: int
+    final_epochs: int
+    batch_size: int = 128
+    finalists: int = 3  # retrained in full, in rank order, until one passes TFLM verification
+
+
+RECIPES = {
+    "fashion": Recipe(proxy_samples=6000, proxy_epochs=3, final_epochs=8),
+    "digits": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=60, batch_size=32),
+}
+DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
+
+
+def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
+    """`<task>-<board>` for a board's budget, `<task>-<N>k` for a bare RAM budget (N kB)."""
+    if board is not None:
+        return f"{task}-{board.name}"
+    if budget.ram_bytes is not None:
+        return f"{task}-{round(budget.ram_bytes / 1000)}k"
+    return f"{task}-custom"
+
+
+def _studies_dir(tracking_uri: str | None) -> Path:
+    from zoo._store import resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :]).parent / "studies"
+    return Path.home() / ".cache" / "tinyzoo" / "studies"
+
+
+def run_search(
+    *,
+    board: str | None,
+    task: str,
+    trials: int = 20,
+    timeout: float | None = None,
+    max_ram: int | None = None,
+    max_flash: int | None = None,
+    max_macs: int | None = None,
+    seed: int = 0,
+    space: str = "dscnn",
+    data_dir: Path | None = None,
+    tracking_uri: str | None = None,
+    study_name: str | None = None,
+    recipe: Recipe | None = None,
+    console: Any = None,
+) -> Any:
+    """Search `task` under the board's budget and register the verified int8 winner.
+
+    Returns the registered `zoo.ZooEntry`.
+    """
+    from rich.console import Console
+
+    from nas.data import load_task
+    from nas.search import check_feasible
+    from searchspaces import get_space
+
+    console = console or Console(stderr=True)
+    if trials < 1:
+        raise TinyzooError(f"--trials must be at least 1, got {trials}.")
+    b = get_board(board) if board else None
+    budget = budget_for(b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs)
+    sp = get_space(space)
+    data = load_task(task, data_dir=data_dir, seed=seed)
+    geometry = data.geometry()
+    check_feasible(sp, geometry, budget)  # before any training
+    recipe = recipe or RECIPES.get(data.name, DEFAULT_RECIPE)
+    name = zoo_name(data.name, b, budget)
+    study_name = study_name or f"{name}-{sp.name}-s{seed}"
+    journal = _studies_dir(tracking_uri) / f"{study_name}.log"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
+        f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "
+        f"RAM {budget.ram_bytes} B, flash {budget.flash_bytes} B, MACs {budget.max_macs or 'any'}"
+    )
+    try:
+        return _run(
+            name=name,
+            board=b,
+            budget=budget,
+            space=sp,
+            data=data,
+            recipe=recipe,
+            trials=trials,
+            timeout=timeout,
+            seed=seed,
+            journal=journal,
+            study_name=study_name,
+            tracking_uri=tracking_uri,
+            console=console,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"search interrupted. Finished trials are kept in study {study_name!r} ({journal}); "
+            "run the same command again to resume, nothing was registered."
+        ) from None
+
+
+def _run(
+    *,
+    name: str,
+    board: Board | None,
+    budget: Budget,
+    space: Any,
+    data: Any,
+    recipe: Recipe,
+    trials: int,
+    timeout: float | None,
+    seed: int,
+    journal: Path,
+    study_name: str,
+    tracking_uri: str | None,
+    console: Any,
+) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nas.search import run_study
+    from nas.train import train
+
+    start = time.monotonic()
+    by_res: dict[int, Any] = {}
+    proxy = (
+        data.subset(recipe.proxy_samples, seed=seed)
+        if recipe.proxy_samples < len(data.x_train)
+        else data
+    )
+
+    def proxy_trainer(spec: Any, trial_seed: int, report: Any) -> float:
+        r = spec.input_shape[0]
+        if r not in by_res:
+            by_res[r] = proxy.at_resolution(r)
+        d = by_res[r]
+        res = train(
+            spec,
+            d.x_train,
+            d.y_train,
+            d.x_val,
+            d.y_val,
+            epochs=recipe.proxy_epochs,
+            seed=trial_seed,
+            batch_size=recipe.batch_size,
+            on_epoch=report,
+        )
+        return res.val_accuracy
+
+    import optuna.storages
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
+    with Progress(
+        TextColumn("[bold]search"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=False,
+    ) as progress:
+        bar = progress.add_task("search", total=trials, status="starting")
+
+        def on_trial(c: Counter[str], best: Any) -> None:
+            done = sum(c.values())
+            status = (
+                f"trained {c['complete']} · infeasible {c['infeasible']} · pruned {c['pruned']}"
+                f"{' · repeat ' + str(c['repeat']) if c['repeat'] else ''}"
+            )
+            if best is not None:
+                status += f" · best {best.val_accuracy:.3f} {best.spec}"
+            progress.update(bar, completed=min(done, trials), status=status)
+
+        result = run_study(
+            space=space,
+            geometry=data.geometry(),
+            budget=budget,
+            trainer=proxy_trainer,
+            trials=trials,
+            timeout=timeout,
+            seed=seed,
+            storage=storage,
+            study_name=study_name,
+            on_trial=on_trial,
+        )
+    search_s = time.monotonic() - start
+    if not result.ranked:
+        raise TinyzooError(
+            f"no feasible architecture was trained in {sum(result.outcomes.values())} trials "
+            f"({dict(result.outcomes)}). Run more --trials or loosen the budget."
+        )
+    for rank, cand in enumerate(result.ranked[: recipe.finalists], start=1):
+        console.print(f"[bold]final[/] #{rank} {cand.spec} (proxy val {cand.val_accuracy:.3f})")
+        out = _finalise(
+            cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console
+        )
+        if out is None:
+            continue
+        out.update(
+            name=name,
+            board=board,
+            budget=budget,
+            space=space.name,
+            seed=seed,
+            search_s=search_s,
+            result=result,
+            total_s=time.monotonic() - start,
+            trials=trials,
+            proxy_val=cand.val_accuracy,
+            rank=rank,
+        )
+        return _register(out, tracking_uri=tracking_uri, console=console)
+    raise TinyzooError(
+        f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
+        "nothing was registered. Loosen the budget or run more --trials."
+    )
+
+
+def _finalise(
+    spec: Any, *, data: Any, recipe: Recipe, seed: int, budget: Budget, console: Any
+) -> dict[str, Any] | None:
+    from nas.profile import profile_spec, profile_tflite
+    from nas.quantize import convert_int8, verify
+    from nas.train import accuracy, train
+
+    d = data.at_resolution(spec.input_shape[0])
+    with console.status(
+        f"training {spec} for {recipe.final_epochs} epochs on {len(d.x_train)} images"
+    ):
+        res = train(
+            spec,
+            d.x_train,
+            d.y_train,
+            d.x_val,
+            d.y_val,
+            epochs=recipe.final_epochs,
+            seed=seed,
+            batch_size=recipe.batch_size,
+        )
+    float_acc = accuracy(res.model, d.x_test, d.y_test)
+    rng = np.random.default_rng(seed)
+    rep = d.x_train[rng.choice(len(d.x_train), size=min(500, len(d.x_train)), replace=False)]
+    with console.status("int8 conversion and TFLM verification"):
+        tflite = convert_int8(res.model, rep)
+        v = verify(tflite, d.x_test, d.y_test)
+    measured = profile_tflite(tflite)
+    predicted = profile_spec(spec)
+    arena = max(v.arena_bytes, v.recorded_total)
+    reasons = budget.violations(arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs)
+    console.print(
+        f"  float test {float_acc:.4f} · int8 test {v.int8_accuracy:.4f} · arena {arena} B "
+        f"(activations {v.head_bytes} B, predicted {predicted.activation_bytes} B) · tflite {len(tflite)} B"
+    )
+    if reasons:
+        console.print(
+            f"  [yellow]breaks the budget once measured: {'; '.join(reasons)}; next candidate[/]"
+        )
+        return None
+    return {
+        "spec": spec,
+        "tflite": tflite,
+        "verification": v,
+        "profile": measured,
+        "predicted": predicted,
+        "arena": arena,
+        "float_acc": float_acc,
+        "val_acc": res.val_accuracy,
+        "data": d,
+    }
+
+
+def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) -> Any:
+    import zoo
+    from nas.card import model_card
+    from nas.codegen import write_c_sources
+
+    v, prof, spec, d = out["verification"], out["profile"], out["spec"], out["data"]
+    board: Board | None = out["board"]
+    flash_reserved = board.flash_reserved if board else 0
+    result = out["result"]
+    entry = {
+        "name": out["name"],
+        "task": d.name,
+        "board": board.name if board else None,
+        "space": out["space"],
+        "arch": str(spec),
+        "seed": out["seed"],
+        "labels": list(d.labels),
+        "input_shape": list(spec.input_shape),
+        "preprocessing": d.preprocessing(spec.input_shape[0]),
+        "input_quant": {"scale": v.input_scale, "zero_point": v.input_zero_point},
+        "output_quant": {"scale": v.output_scale, "zero_point": v.output_zero_point},
+        "budget": out["budget"].to_dict(),
+        "source": "search",
+        "metrics": {
+            "int8_accuracy": v.int8_accuracy,
+            "float_accuracy": out["float_acc"],
+            "val_accuracy": out["val_acc"],
+            "proxy_val_accuracy": out["proxy_val"],
+            "arena_bytes": out["arena"],
+            "activation_bytes": v.head_bytes,
+            "persistent_bytes": v.tail_bytes,
+            "predicted_activation_bytes": out["predicted"].activation_bytes,
+            "predicted_arena_bytes": out["predicted"].arena_bytes,
+            "tflite_bytes": prof.tflite_bytes,
+            "flash_bytes": prof.flash_bytes(flash_reserved),
+            "macs": prof.macs,
+            "params": prof.params,
+            "search_wall_s": round(out["search_s"], 1),
+            "total_wall_s": round(out["total_s"], 1),
+            "trials_complete": result.outcomes["complete"],
+            "trials_infeasible": result.outcomes["infeasible"],
+            "trials_pruned": result.outcomes["pruned"],
+            "trials_repeat": result.outcomes["repeat"],
+            "test_samples": v.n_eval,
+        },
+        "params": {
+            "study": result.study_name,
+            "trials": out["trials"],
+            "finalist_rank": out["rank"],
+        },
+    }
+    bundle = Path(tempfile.mkdtemp(prefix="tinyzoo-bundle-"))
+    try:
+        (bundle / "model.tflite").write_bytes(out["tflite"])
+        write_c_sources(out["tflite"], bundle, arena_bytes=out["arena"])
+        (bundle / "profile.json").write_text(
+            json.dumps(
+                {
+                    **prof.to_dict(),
+                    "measured": {
+                        "arena_bytes": out["arena"],
+                        "head_bytes": v.head_bytes,
+                        "tail_bytes": v.tail_bytes,
+                    },
+                },
+                indent=2,
+            )
+        )
+        (bundle / "entry.json").write_text(json.dumps(entry, indent=2))
+        (bundle / "README.md").write_text(model_card(entry, prof))
+        with console.status("registering in the zoo"):
+            registered = zoo.register(bundle, tracking_uri=tracking_uri)
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+    console.print(f"[green]registered[/] {registered.name}/{registered.version}")
+    return registered

@@ -1,0 +1,289 @@
+"""The one place that computes MACs, params, flash and memory, before and after training.
+
+`profile_spec(spec)` works on an ArchSpec before any training; `profile_tflite(data)` on a
+converted int8 model. Both lower the model to the same op graph (for a spec, the graph the
+TFLite converter emits for our Keras build) and replay TFLM's greedy memory planner on it, so
+the activation figure is TFLM's arena `head` to the byte.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from nas._planner import Buffer, align16, plan
+from nas._tflite import TfliteModel, TfliteOp, TfliteTensor, read_tflite
+from nas.errors import TinyzooError
+
+__all__ = ["LayerRow", "Profile", "profile_spec", "profile_tflite", "SUPPORTED_OPS"]
+
+SUPPORTED_OPS = frozenset(
+    {"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE"}
+)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    op: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    macs: int
+    weight_bytes: int  # constant inputs (weights, biases) as stored: int8 / int32
+    live_bytes: int  # arena bytes of every buffer alive while this op runs (16-byte aligned)
+
+
+@dataclass(frozen=True)
+class Profile:
+    macs: int
+    params: int
+    tflite_bytes: int  # exact for a .tflite; an upper-bound estimate for a spec
+    activation_bytes: int  # TFLM's arena head: the greedy plan of non-persistent buffers
+    # Smallest arena TFLM allocates in: persistent tail + the larger of the head and Prepare's
+    # temporaries. Both of those are estimates on the high side (issue 3 makes them exact).
+    arena_bytes: int
+    layers: tuple[LayerRow, ...]
+    tflite_estimated: bool
+
+    @property
+    def peak_index(self) -> int:
+        return max(range(len(self.layers)), key=lambda i: self.layers[i].live_bytes)
+
+    def flash_bytes(self, flash_reserved: int) -> int:
+        """Model bytes plus the board's runtime/application reserve."""
+        return self.tflite_bytes + flash_reserved
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["peak_index"] = self.peak_index
+        return d
+
+
+# --- an ArchSpec lowered to the converter's graph -------------------------------------------
+
+
+def _same(n: int, stride: int) -> int:
+    return math.ceil(n / stride)
+
+
+class _GraphBuilder:
+    def __init__(self) -> None:
+        self.tensors: list[TfliteTensor] = []
+        self.ops: list[TfliteOp] = []
+
+    def tensor(
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        dtype: str = "int8",
+        const: bool = False,
+        scales: int = 1,
+    ) -> int:
+        itemsize = {"int8": 1, "int32": 4}[dtype]
+        self.tensors.append(
+            TfliteTensor(len(self.tensors), name, shape, dtype, itemsize, const, False, scales)
+        )
+        return len(self.tensors) - 1
+
+    def op(
+        self, op: str, inputs: tuple[int, ...], outputs: tuple[int, ...], **options: object
+    ) -> None:
+        self.ops.append(TfliteOp(len(self.ops), op, inputs, outputs, dict(options)))
+
+
+def graph_of(spec: object) -> TfliteModel:
+    """The int8 graph TFLiteConverter produces for `searchspaces.build(spec)`.
+
+    Tensor order matches the converter's: the input, then intermediates in op order, then
+    the output (only the relative order of non-constant tensors matters to the planner).
+    """
+    from searchspaces._arch import ArchSpec
+
+    assert isinstance(spec, ArchSpec)
+    g = _GraphBuilder()
+    h, w, c = spec.input_shape
+    x = g.tensor("input", (1, h, w, c))
+    layers = [("CONV_2D", spec.stem.kernel, spec.stem.stride, spec.stem.channels)]
+    for b in spec.blocks:
+        layers.append(("DEPTHWISE_CONV_2D", b.kernel, b.stride, 0))
+        layers.append(("CONV_2D", 1, 1, b.channels))
+    for op, k, s, cout in layers:
+        h, w = _same(h, s), _same(w, s)
+        if op == "DEPTHWISE_CONV_2D":
+            wt = g.tensor("dw", (1, k, k, c), const=True, scales=c)
+            bias = g.tensor("b", (c,), "int32", const=True, scales=c)
+        else:
+            wt = g.tensor("w", (cout, k, k, c), const=True, scales=cout)
+            bias = g.tensor("b", (cout,), "int32", const=True, scales=cout)
+            c = cout
+        y = g.tensor("act", (1, h, w, c))
+        g.op(op, (x, wt, bias), (y,), StrideH=s, StrideW=s)
+        x = y
+    axes = g.tensor("axes", (2,), "int32", const=True, scales=0)
+    y = g.tensor("gap", (1, c))
+    g.op("MEAN", (x, axes), (y,), KeepDims=False)
+    wt = g.tensor("fc", (spec.num_classes, c), const=True)
+    bias = g.tensor("fcb", (spec.num_classes,), "int32", const=True)
+    out = g.tensor("logits", (1, spec.num_classes))
+    g.op("FULLY_CONNECTED", (y, wt, bias), (out,))
+    return TfliteModel(
+        size=0,
+        tensors=tuple(g.tensors),
+        ops=tuple(g.ops),
+        inputs=(0,),
+        outputs=(out,),
+        n_subgraphs=1,
+    )
+
+
+# --- shared analysis ------------------------------------------------------------------------
+
+
+def _macs(op: TfliteOp, t: tuple[TfliteTensor, ...]) -> int:
+    out = t[op.outputs[0]].shape
+    if op.op == "CONV_2D":
+        cout, kh, kw, cin = t[op.inputs[1]].shape
+        return out[1] * out[2] * cout * kh * kw * cin
+    if op.op == "DEPTHWISE_CONV_2D":
+        _, kh, kw, c = t[op.inputs[1]].shape
+        return out[1] * out[2] * c * kh * kw
+    if op.op == "FULLY_CONNECTED":
+        n_out, n_in = t[op.inputs[1]].shape
+        return n_out * n_in
+    if op.op == "MEAN":
+        return math.prod(t[op.inputs[0]].shape)  # one accumulate per input element
+    return 0
+
+
+def _scratch(op: TfliteOp, t: tuple[TfliteTensor, ...]) -> list[int]:
+    """Scratch buffers a TFLM reference kernel requests in Prepare, in request order."""
+    if op.op == "MEAN":
+        # reduce_common.cc PrepareMeanOrSumHelper: an int32 accumulator per output element
+        # (quantized inputs only), then int index arrays over the input's dims and the axes.
+        x, axes = t[op.inputs[0]], t[op.inputs[1]]
+        sizes = [4 * math.prod(t[op.outputs[0]].shape)] if x.dtype in ("int8", "int16") else []
+        return [*sizes, 4 * len(x.shape), 4 * math.prod(axes.shape)]
+    return []
+
+
+def _buffers(model: TfliteModel) -> tuple[list[Buffer], list[int]]:
+    """Planner buffers in TFLM's order (tensors, then scratch) and the tensor of each (-1 = scratch)."""
+    last_op = len(model.ops) - 1
+    first = {i: -1 for i in range(len(model.tensors))}
+    last = {i: -1 for i in range(len(model.tensors))}
+    for i in model.inputs:
+        first[i] = 0
+    for i in model.outputs:
+        last[i] = last_op
+    for op in model.ops:
+        for o in op.outputs:
+            if first[o] == -1 or first[o] > op.index:
+                first[o] = op.index
+        for i in op.inputs:
+            if i >= 0 and last[i] < op.index:
+                last[i] = op.index
+    bufs, owners = [], []
+    for tensor in model.tensors:
+        if tensor.is_constant or tensor.is_variable:
+            continue
+        bufs.append(Buffer(align16(tensor.nbytes), first[tensor.index], last[tensor.index]))
+        owners.append(tensor.index)
+    for op in model.ops:
+        for size in _scratch(op, model.tensors):
+            bufs.append(Buffer(align16(size), op.index, op.index))
+            owners.append(-1)
+    return bufs, owners
+
+
+def _tail_bytes(model: TfliteModel) -> int:
+    """TFLM's persistent allocations (the arena `tail`), estimated from the graph."""
+    t = model.tensors
+    n = 24 * len(t)  # one TfliteEvalTensor per tensor
+    n += 64 * len(model.ops)  # NodeAndRegistration structs
+    n += 64 * (len(model.inputs) + len(model.outputs)) * 2  # TfLiteTensor + quantization for I/O
+    for op in model.ops:
+        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            channels = t[op.outputs[0]].shape[-1]
+            n += align16(4 * channels) * 2 + 64  # per-channel multipliers and shifts + OpData
+        else:
+            n += 64
+    # Interpreter-level allocations (subgraph, scratch handles, Prepare-time temporaries), kept
+    # on the high side until issue 3 models them exactly.
+    return align16(n + 1200)
+
+
+def _prepare_bytes(model: TfliteModel) -> int:
+    """Head space kernels' Prepare needs for temporaries before the plan exists (estimate).
+
+    Measured on TFLM: grows ~130 B per op (temporary TfLiteTensors, scratch requests) and
+    with the widest per-channel quantization; fitted on the fidelity models, high side.
+    """
+    widest = max((model.tensors[op.outputs[0]].shape[-1] for op in model.ops), default=0)
+    return 200 + 140 * len(model.ops) + 8 * widest
+
+
+def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
+    if model.n_subgraphs != 1:
+        raise TinyzooError(
+            f"the model has {model.n_subgraphs} subgraphs; tinyzoo profiles single-graph models."
+        )
+    t = model.tensors
+    bufs, _ = _buffers(model)
+    _, head = plan(bufs)
+    rows = []
+    for op in model.ops:
+        live = sum(b.size for b in bufs if b.first <= op.index <= b.last)
+        weights = sum(t[i].nbytes for i in op.inputs if i >= 0 and t[i].is_constant)
+        rows.append(
+            LayerRow(
+                op.op, t[op.inputs[0]].shape, t[op.outputs[0]].shape, _macs(op, t), weights, live
+            )
+        )
+    params = sum(
+        math.prod(x.shape)
+        for x in t
+        if x.is_constant and x.dtype in ("int8", "int32") and x.n_scales
+    )
+    return Profile(
+        macs=sum(r.macs for r in rows),
+        params=params,
+        tflite_bytes=tflite_bytes,
+        activation_bytes=head,
+        arena_bytes=_tail_bytes(model) + max(head, _prepare_bytes(model)),
+        layers=tuple(rows),
+        tflite_estimated=estimated,
+    )
+
+
+def _tflite_estimate(model: TfliteModel) -> int:
+    """Upper-bound .tflite size for a spec's graph: data, per-channel quantization, framing."""
+    n = 0
+    for x in model.tensors:
+        if x.is_constant:
+            n += x.nbytes + 12 * x.n_scales  # float32 scale + int64 zero point per channel
+        n += 120  # tensor table, shape vector, name, buffer entry
+    n += 64 * len(model.ops)
+    return n + 2048  # header, operator codes, signature defs, metadata
+
+
+def profile_spec(spec: object) -> Profile:
+    """Profile an architecture before training (the tflite size is an upper-bound estimate)."""
+    g = graph_of(spec)
+    return _profile(g, _tflite_estimate(g), estimated=True)
+
+
+def profile_tflite(data: bytes) -> Profile:
+    """Profile a converted int8 .tflite; TensorFlow is not imported."""
+    model = read_tflite(data)
+    unsupported = sorted({op.op for op in model.ops} - SUPPORTED_OPS)
+    if unsupported:
+        raise TinyzooError(
+            f"op(s) {', '.join(unsupported)} are outside tinyzoo's supported set "
+            f"({', '.join(sorted(SUPPORTED_OPS))}); TFLM figures would be an estimate."
+        )
+    floats = [x.name for x in model.tensors if not x.is_constant and x.dtype == "float32"]
+    if floats:
+        raise TinyzooError(
+            f"not an int8 model: tensor {floats[0]!r} is float32. Convert with full-integer "
+            "quantization (int8 input and output)."
+        )
+    return _profile(model, len(data), estimated=False)

@@ -1,0 +1,148 @@
+"""int8 full-integer conversion and verification on the real TFLM runtime.
+
+Conversion goes Keras 3 -> SavedModel (`model.export`) -> TFLiteConverter.from_saved_model:
+`from_keras_model` breaks on Keras 3 models in TF 2.21, and `from_concrete_functions` fails
+int8 calibration (see shared REFERENCE).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nas._quiet import capture_fd, quiet_tensorflow
+from nas.errors import TinyzooError
+
+__all__ = ["Verification", "convert_int8", "measure_arena", "verify", "quiet_tensorflow"]
+
+
+def convert_int8(model: Any, representative: np.ndarray) -> bytes:
+    """Full-integer int8 .tflite (int8 input and output) calibrated on `representative`."""
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as d, capture_fd(2):
+        path = os.path.join(d, "saved")
+        model.export(path, format="tf_saved_model", verbose=False)
+        conv = tf.lite.TFLiteConverter.from_saved_model(path)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        rep = representative.astype(np.float32)
+
+        def gen() -> Iterator[list[np.ndarray]]:
+            for i in range(len(rep)):
+                yield [rep[i : i + 1]]
+
+        conv.representative_dataset = gen
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        return bytes(conv.convert())
+
+
+@dataclass(frozen=True)
+class Verification:
+    arena_bytes: int  # smallest arena TFLM allocates in (bisected)
+    recorded_total: int  # "Arena allocation total" from the allocation record
+    head_bytes: int  # the greedy planner's plan for non-persistent tensors
+    tail_bytes: int  # persistent allocations
+    int8_accuracy: float | None
+    n_eval: int
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+
+
+def _interpreter(tflite: bytes, arena_size: int) -> Any:
+    from tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(tflite, arena_size=arena_size)
+
+
+def _allocates(model_path: str, arena_size: int) -> bool:
+    import subprocess
+    import sys
+
+    rc = subprocess.run(
+        [sys.executable, "-m", "nas._arena_probe", model_path, str(arena_size)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    ).returncode
+    return rc == 0  # 1: allocation refused; negative: TFLM crashed on this arena
+
+
+_RECORD = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
+
+
+def allocation_record(tflite: bytes, arena_size: int = 1 << 22) -> dict[str, int]:
+    """TFLM's own record (total, head, tail), printed by print_allocations() on fd 2."""
+    with capture_fd(2) as text:
+        _interpreter(tflite, arena_size).print_allocations()
+    record = {k: int(v) for k, v in _RECORD.findall("".join(text))}
+    if set(record) != {"total", "head", "tail"}:
+        raise TinyzooError("TFLM printed no allocation record; is this tflite-micro build too old?")
+    return record
+
+
+def measure_arena(tflite: bytes) -> tuple[int, int, int, int]:
+    """(smallest arena that allocates, recorded total, head, tail), measured on TFLM.
+
+    The smallest arena is bisected, each probe in a child process. It can exceed the recorded
+    total: kernels' Prepare needs temporary allocations that the final record does not show.
+    """
+    record = allocation_record(tflite)
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite)
+        lo, hi = 0, record["total"]
+        while not _allocates(path, hi):
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:  # invariant: lo fails (or is 0), hi allocates
+            mid = (lo + hi) // 2
+            if _allocates(path, mid):
+                hi = mid
+            else:
+                lo = mid
+    return hi, record["total"], record["head"], record["tail"]
+
+
+def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = None) -> Verification:
+    """Measure the arena and, given data, the int8 accuracy on TFLM's reference kernels."""
+    arena, total, head, tail = measure_arena(tflite)
+    with capture_fd(2):
+        ip = _interpreter(tflite, arena)
+    ind, outd = ip.get_input_details(0), ip.get_output_details(0)
+    iq, oq = ind["quantization_parameters"], outd["quantization_parameters"]
+    in_scale, in_zp = float(iq["scales"][0]), int(iq["zero_points"][0])
+    out_scale, out_zp = float(oq["scales"][0]), int(oq["zero_points"][0])
+    acc = None
+    n = 0
+    if x is not None and y is not None:
+        q = np.clip(np.round(x / in_scale) + in_zp, -128, 127).astype(np.int8)
+        correct = 0
+        for i in range(len(q)):
+            ip.set_input(q[i : i + 1], 0)
+            ip.invoke()
+            correct += int(np.argmax(ip.get_output(0)[0]) == y[i])
+        n = len(q)
+        acc = correct / n if n else None
+    return Verification(
+        arena_bytes=arena,
+        recorded_total=total,
+        head_bytes=head,
+        tail_bytes=tail,
+        int8_accuracy=acc,
+        n_eval=n,
+        input_scale=in_scale,
+        input_zero_point=in_zp,
+        output_scale=out_scale,
+        output_zero_point=out_zp,
+    )

@@ -1,0 +1,178 @@
+"""The Optuna study: sample -> profile -> (reject | proxy-train) -> validation accuracy.
+
+Budgets are hard: a candidate whose analytic profile breaks any budget field is recorded as
+an infeasible trial (its constraint values say by how much) and never trained.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nas.boards import Budget
+from nas.errors import TinyzooError
+from nas.profile import Profile, profile_spec
+from searchspaces import ArchSpec, Space
+from searchspaces._registry import Geometry
+
+__all__ = ["Candidate", "SearchResult", "check_feasible", "run_study"]
+
+OUTCOMES = ("complete", "infeasible", "pruned", "repeat", "failed")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    spec: ArchSpec
+    val_accuracy: float
+    trial: int
+
+
+@dataclass
+class SearchResult:
+    study_name: str
+    ranked: list[Candidate]  # feasible, trained, best first, one per architecture
+    outcomes: Counter[str] = field(default_factory=Counter)
+    wall_s: float = 0.0
+
+
+def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
+    """Fail before any training when even the space's smallest member breaks the budget."""
+    smallest = space.smallest(geometry)
+    p = profile_spec(smallest)
+    reasons = budget.violations(arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs)
+    if reasons:
+        raise TinyzooError(
+            f"no architecture in space {space.name!r} fits this budget ({'; '.join(reasons)}). "
+            f"The smallest, {smallest}, needs an arena of {p.arena_bytes} B, {p.tflite_bytes} B of "
+            f"flash and {p.macs} MACs: raise the budget to at least that (e.g. --max-ram {p.arena_bytes})."
+        )
+    return p
+
+
+# trainer(spec, seed, report) -> val accuracy; report(epoch, acc) returns True to stop (prune)
+Trainer = Callable[[ArchSpec, int, Callable[[int, float], bool]], float]
+
+
+def run_study(
+    *,
+    space: Space,
+    geometry: Geometry,
+    budget: Budget,
+    trainer: Trainer,
+    trials: int,
+    timeout: float | None,
+    seed: int,
+    storage: Any,
+    study_name: str,
+    on_trial: Callable[[Counter[str], Candidate | None], None] | None = None,
+) -> SearchResult:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+    )
+    meta = study.user_attrs
+    if meta and (meta.get("space") != space.name or meta.get("budget") != budget.to_dict()):
+        raise TinyzooError(
+            f"study {study_name!r} was started with space {meta.get('space')!r} and budget "
+            f"{meta.get('budget')}; this run asks for {space.name!r} and {budget.to_dict()}. "
+            "Use another --study name."
+        )
+    study.set_user_attr("space", space.name)
+    study.set_user_attr("budget", budget.to_dict())
+
+    def counts() -> Counter[str]:
+        c: Counter[str] = Counter()
+        for t in study.get_trials(deepcopy=False):
+            if t.state == optuna.trial.TrialState.PRUNED:
+                c["pruned"] += 1
+            elif t.state == optuna.trial.TrialState.FAIL:
+                c["failed"] += 1
+            elif t.state == optuna.trial.TrialState.COMPLETE:
+                c[t.user_attrs.get("outcome", "complete")] += 1
+        return c
+
+    def objective(trial: optuna.Trial) -> float:
+        spec = space.decode(space.sample(trial, geometry), geometry)
+        p = profile_spec(spec)
+        trial.set_user_attr("arch", str(spec))
+        for k in ("macs", "params", "activation_bytes", "arena_bytes", "tflite_bytes"):
+            trial.set_user_attr(k, getattr(p, k))
+        # Constraint values > 0 mean infeasible; TPE learns the feasible region from them.
+        excess = {
+            "ram": p.arena_bytes - budget.ram_bytes if budget.ram_bytes is not None else -1,
+            "flash": p.tflite_bytes - budget.flash_bytes if budget.flash_bytes is not None else -1,
+            "macs": p.macs - budget.max_macs if budget.max_macs is not None else -1,
+        }
+        for key, value in excess.items():
+            trial.set_constraint(key, float(value))
+        reasons = budget.violations(
+            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs
+        )
+        if reasons:
+            trial.set_user_attr("outcome", "infeasible")
+            trial.set_user_attr("reason", "; ".join(reasons))
+            return 0.0
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if t.user_attrs.get("arch") == str(spec) and t.user_attrs.get("outcome") == "complete":
+                trial.set_user_attr("outcome", "repeat")  # TPE re-proposed a trained architecture
+                return float(t.value)  # type: ignore[arg-type]
+
+        def report(epoch: int, acc: float) -> bool:
+            trial.report(acc, epoch)
+            return trial.should_prune()
+
+        acc = trainer(spec, seed, report)
+        if trial.should_prune():
+            trial.set_user_attr("outcome", "pruned")
+            raise optuna.TrialPruned()
+        trial.set_user_attr("outcome", "complete")
+        return acc
+
+    def callback(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        if on_trial is not None:
+            ranked = _ranked(study)
+            on_trial(counts(), ranked[0] if ranked else None)
+
+    start = time.monotonic()
+    done = len(study.trials)
+    remaining = max(0, trials - done)
+    if on_trial is not None:
+        ranked = _ranked(study)
+        on_trial(counts(), ranked[0] if ranked else None)
+    if remaining:
+        study.optimize(
+            objective, n_trials=remaining, timeout=timeout, callbacks=[callback], catch=()
+        )
+    return SearchResult(
+        study_name=study_name,
+        ranked=_ranked(study),
+        outcomes=counts(),
+        wall_s=time.monotonic() - start,
+    )
+
+
+def _ranked(study: Any) -> list[Candidate]:
+    import optuna
+
+    seen, out = set(), []
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.user_attrs.get("outcome") == "complete"
+    ]
+    for t in sorted(trials, key=lambda t: (-t.value, t.number)):
+        arch = t.user_attrs["arch"]
+        if arch not in seen:
+            seen.add(arch)
+            out.append(Candidate(ArchSpec.parse(arch), float(t.value), t.number))
+    return out

@@ -1,0 +1,45 @@
+"""ArchSpec -> keras.Model. Shared by every space; imports Keras only when called."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from searchspaces._arch import ArchSpec
+
+# Proxy trials run only tens of steps; with Keras' default 0.99 the moving statistics used at
+# evaluation would still be near their initial values and every trial would score ~chance.
+BN_MOMENTUM = 0.9
+
+
+def build(spec: ArchSpec, *, dropout: float = 0.1) -> Any:
+    """A Keras functional model for `spec`, outputting logits.
+
+    Layer names are short on purpose: they are stored in the .tflite and cost flash.
+    """
+    from nas._quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+    from keras import layers
+
+    x = inp = keras.Input(shape=spec.input_shape, name="x")
+    s = spec.stem
+    x = layers.Conv2D(
+        s.channels, s.kernel, strides=s.stride, padding="same", use_bias=False, name="c0"
+    )(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="c0b")(x)
+    x = layers.ReLU(name="c0r")(x)
+    for i, b in enumerate(spec.blocks, start=1):
+        x = layers.DepthwiseConv2D(
+            b.kernel, strides=b.stride, padding="same", use_bias=False, name=f"d{i}"
+        )(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"d{i}b")(x)
+        x = layers.ReLU(name=f"d{i}r")(x)
+        x = layers.Conv2D(b.channels, 1, padding="same", use_bias=False, name=f"p{i}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"p{i}b")(x)
+        x = layers.ReLU(name=f"p{i}r")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="drop")(x)
+    out = layers.Dense(spec.num_classes, name="fc")(x)
+    return keras.Model(inp, out, name="m")

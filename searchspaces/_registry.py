@@ -1,0 +1,71 @@
+"""The space registry and the contract every space meets."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+from nas.errors import unknown_name
+from searchspaces._arch import ArchSpec
+
+__all__ = ["Geometry", "Space", "get_space", "list_spaces", "register_space"]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a task fixes about a model: the resolutions it may be fed at, channels, classes."""
+
+    resolutions: tuple[int, ...]  # square input sizes the task's preprocessing can produce
+    channels: int
+    num_classes: int
+
+
+class Space(abc.ABC):
+    """A search space. Only `sample` talks to Optuna; `decode` is pure."""
+
+    name: str
+    description: str
+
+    @abc.abstractmethod
+    def sample(self, trial: Any, geometry: Geometry) -> dict[str, Any]:
+        """Draw one point with `trial.suggest_*`; returns plain params."""
+
+    @abc.abstractmethod
+    def decode(self, params: dict[str, Any], geometry: Geometry) -> ArchSpec:
+        """Params -> ArchSpec. Pure: same params, same spec."""
+
+    @abc.abstractmethod
+    def smallest(self, geometry: Geometry) -> ArchSpec:
+        """The member with the least memory and flash: used to report what is feasible."""
+
+    def build(self, spec: ArchSpec) -> Any:
+        from searchspaces._build import build
+
+        return build(spec)
+
+
+_SPACES: dict[str, Space] = {}
+
+
+def register_space(space: Space) -> Space:
+    _SPACES[space.name] = space
+    return space
+
+
+def _load_builtin() -> None:
+    # Importing a space module registers it.
+    from searchspaces import dscnn  # noqa: F401
+
+
+def get_space(name: str) -> Space:
+    _load_builtin()
+    try:
+        return _SPACES[name]
+    except KeyError:
+        raise unknown_name("search space", name, _SPACES, "See `tinyzoo spaces`.") from None
+
+
+def list_spaces() -> list[Space]:
+    _load_builtin()
+    return [_SPACES[k] for k in sorted(_SPACES)]

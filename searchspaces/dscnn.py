@@ -1,0 +1,73 @@
+"""DS-CNN: a stem convolution, then depthwise-separable blocks (Hello Edge, Zhang et al. 2017).
+
+Searchable: input resolution (where the task allows), stem kernel/stride/channels, number of
+blocks, and each block's kernel, stride and channels. Ranges are data, declared here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from searchspaces._arch import ArchSpec, ConvBlock, DSBlock
+from searchspaces._registry import Geometry, Space, register_space
+
+
+@dataclass(frozen=True)
+class DSCNNSpace(Space):
+    name: str = "dscnn"
+    description: str = "stem conv + depthwise-separable blocks (Hello Edge DS-CNN style)"
+    stem_kernels: tuple[int, ...] = (3, 5)
+    stem_strides: tuple[int, ...] = (1, 2)
+    stem_channels: tuple[int, ...] = (4, 8, 12, 16, 24, 32)
+    min_blocks: int = 1
+    max_blocks: int = 5
+    kernels: tuple[int, ...] = (3, 5)
+    strides: tuple[int, ...] = (1, 2)
+    # Capped at 64 so that a trial trains in seconds on two CPU cores.
+    channels: tuple[int, ...] = (8, 16, 24, 32, 48, 64)
+
+    def sample(self, trial: Any, geometry: Geometry) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "resolution": trial.suggest_categorical("resolution", list(geometry.resolutions)),
+            "stem_kernel": trial.suggest_categorical("stem_kernel", list(self.stem_kernels)),
+            "stem_stride": trial.suggest_categorical("stem_stride", list(self.stem_strides)),
+            "stem_channels": trial.suggest_categorical("stem_channels", list(self.stem_channels)),
+            "blocks": trial.suggest_int("blocks", self.min_blocks, self.max_blocks),
+        }
+        for i in range(p["blocks"]):
+            p[f"b{i}_kernel"] = trial.suggest_categorical(f"b{i}_kernel", list(self.kernels))
+            p[f"b{i}_stride"] = trial.suggest_categorical(f"b{i}_stride", list(self.strides))
+            p[f"b{i}_channels"] = trial.suggest_categorical(f"b{i}_channels", list(self.channels))
+        return p
+
+    def decode(self, params: dict[str, Any], geometry: Geometry) -> ArchSpec:
+        r = int(params["resolution"])
+        return ArchSpec(
+            input_shape=(r, r, geometry.channels),
+            num_classes=geometry.num_classes,
+            stem=ConvBlock(
+                int(params["stem_kernel"]), int(params["stem_stride"]), int(params["stem_channels"])
+            ),
+            blocks=tuple(
+                DSBlock(
+                    int(params[f"b{i}_kernel"]),
+                    int(params[f"b{i}_stride"]),
+                    int(params[f"b{i}_channels"]),
+                )
+                for i in range(int(params["blocks"]))
+            ),
+        )
+
+    def smallest(self, geometry: Geometry) -> ArchSpec:
+        r = min(geometry.resolutions)
+        return ArchSpec(
+            input_shape=(r, r, geometry.channels),
+            num_classes=geometry.num_classes,
+            stem=ConvBlock(min(self.stem_kernels), max(self.stem_strides), min(self.stem_channels)),
+            blocks=(DSBlock(min(self.kernels), max(self.strides), min(self.channels)),)
+            * self.min_blocks,
+        )
+
+
+DSCNN = register_space(DSCNNSpace())

@@ -1,0 +1,92 @@
+"""The search against real data, real training and a real Optuna study."""
+
+from __future__ import annotations
+
+import pytest
+
+from nas.boards import Budget, budget_for, get_board
+from nas.errors import TinyzooError
+from nas.profile import profile_spec
+from nas.search import check_feasible, run_study
+from searchspaces import get_space, list_spaces
+
+
+@pytest.mark.slow
+def test_infeasible_trials_never_reach_training() -> None:
+    import optuna
+
+    from nas.data import load_task
+    from nas.train import train
+
+    data = load_task("digits")
+    budget = Budget(ram_bytes=6000, flash_bytes=None)  # about half of this space is over it
+    trained = []
+
+    def trainer(spec, seed, report):  # the real proxy trainer, recording what it is given
+        trained.append(spec)
+        return train(
+            spec,
+            data.x_train,
+            data.y_train,
+            data.x_val,
+            data.y_val,
+            epochs=4,
+            seed=seed,
+            batch_size=32,
+            on_epoch=report,
+        ).val_accuracy
+
+    result = run_study(
+        space=get_space("dscnn"),
+        geometry=data.geometry(),
+        budget=budget,
+        trainer=trainer,
+        trials=10,
+        timeout=None,
+        seed=1,
+        storage=optuna.storages.InMemoryStorage(),
+        study_name="t",
+    )
+    assert result.outcomes["infeasible"] > 0
+    assert result.outcomes["complete"] + result.outcomes["pruned"] == len(trained) > 0
+    for spec in trained:
+        assert profile_spec(spec).arena_bytes <= budget.ram_bytes
+    assert result.ranked and all(c.spec in trained for c in result.ranked)
+    assert result.ranked[0].val_accuracy > 0.3  # real learning happened, even in 4 epochs
+
+
+def test_unmeetable_budget_fails_before_training_naming_the_smallest() -> None:
+    from nas.data import load_task
+
+    space = get_space("dscnn")
+    with pytest.raises(TinyzooError, match=r"smallest.*needs an arena of \d+ B") as err:
+        check_feasible(space, load_task("digits").geometry(), budget_for(None, max_ram=100))
+    assert "--max-ram" in str(err.value)
+
+
+@pytest.mark.parametrize("board", ["uno", "l010", "nano33ble", "h743"])
+def test_board_budgets_are_memory_minus_reserves(board: str) -> None:
+    b = get_board(board)
+    budget = budget_for(b)
+    assert budget.ram_bytes == b.sram_bytes - b.ram_reserved > 0
+    assert budget.flash_bytes == b.flash_bytes - b.flash_reserved > 0
+    assert budget_for(b, max_ram=1234).ram_bytes == 1234
+
+
+@pytest.mark.parametrize("space", [s.name for s in list_spaces()])
+def test_space_decode_is_pure_and_round_trips(space: str) -> None:
+    import optuna
+
+    from searchspaces import ArchSpec
+    from searchspaces._registry import Geometry
+
+    sp = get_space(space)
+    geometry = Geometry(resolutions=(12, 16, 20), channels=1, num_classes=10)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        params = sp.sample(trial, geometry)
+        spec = sp.decode(params, geometry)
+        assert sp.decode(params, geometry) == spec
+        assert ArchSpec.parse(str(spec)) == spec
+        study.tell(trial, 0.0)
