@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 setup: system-deps $(STAMP)
 
 demo: setup
-	$(BIN)/tinyzoo search --board nano33ble --task fashion --trials 12
+	$(BIN)/tinyzoo search --board nano33ble --task fashion --trials 16
 	$(BIN)/tinyzoo list
 	$(BIN)/tinyzoo pull fashion-nano33ble@latest -o models/fashion-nano33ble
 

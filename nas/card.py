@@ -11,6 +11,10 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
 
+def _signed(n: int) -> str:
+    return f"+ {n}" if n >= 0 else f"- {-n}"
+
+
 def model_card(entry: dict[str, Any], profile: Any) -> str:
     m = entry["metrics"]
     b = entry["budget"]
@@ -56,11 +60,11 @@ optimised kernel build (CMSIS-NN) may request different scratch memory.
 ## Input and output
 
 - Input: int8 tensor of shape 1x{"x".join(map(str, entry["input_shape"]))}.
-- Preprocessing: {entry["preprocessing"]}; then `q = clamp(round(x / {iq["scale"]:.9g}) + {
-        iq["zero_point"]
+- Preprocessing: {entry["preprocessing"]}; then `q = clamp(round(x / {iq["scale"]:.9g}) {
+        _signed(iq["zero_point"])
     }, -128, 127)`.
 - Output: int8 logits for {len(entry["labels"])} classes ({", ".join(entry["labels"])});
-  `argmax` gives the class; real logits are `(q - {oq["zero_point"]}) * {oq["scale"]:.9g}`.
+  `argmax` gives the class; real logits are `(q {_signed(-oq["zero_point"])}) * {oq["scale"]:.9g}`.
 
 ## Layers
 

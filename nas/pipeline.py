@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ class Recipe:
 
 
 RECIPES = {
-    "fashion": Recipe(proxy_samples=6000, proxy_epochs=3, final_epochs=8),
+    "fashion": Recipe(proxy_samples=8000, proxy_epochs=4, final_epochs=6),
     "digits": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=60, batch_size=32),
 }
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
@@ -74,6 +74,7 @@ def run_search(
     tracking_uri: str | None = None,
     study_name: str | None = None,
     recipe: Recipe | None = None,
+    epochs: int | None = None,
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
@@ -96,6 +97,10 @@ def run_search(
     geometry = data.geometry()
     check_feasible(sp, geometry, budget)  # before any training
     recipe = recipe or RECIPES.get(data.name, DEFAULT_RECIPE)
+    if epochs is not None:
+        if epochs < 1:
+            raise TinyzooError(f"--epochs must be at least 1, got {epochs}.")
+        recipe = replace(recipe, final_epochs=epochs)
     name = zoo_name(data.name, b, budget)
     study_name = study_name or f"{name}-{sp.name}-s{seed}"
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
@@ -181,24 +186,25 @@ def _run(
     storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
     with Progress(
         TextColumn("[bold]search"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"),
         console=console,
-        transient=False,
     ) as progress:
         bar = progress.add_task("search", total=trials, status="starting")
+        shown: list[str] = []
 
         def on_trial(c: Counter[str], best: Any) -> None:
-            done = sum(c.values())
             status = (
                 f"trained {c['complete']} · infeasible {c['infeasible']} · pruned {c['pruned']}"
-                f"{' · repeat ' + str(c['repeat']) if c['repeat'] else ''}"
             )
             if best is not None:
-                status += f" · best {best.val_accuracy:.3f} {best.spec}"
-            progress.update(bar, completed=min(done, trials), status=status)
+                status += f" · best {best.val_accuracy:.3f}"
+                if str(best.spec) not in shown:  # the architecture gets a line of its own
+                    shown.append(str(best.spec))
+                    progress.console.print(f"  new best {best.val_accuracy:.3f}  {best.spec}")
+            progress.update(bar, completed=min(sum(c.values()), trials), status=status)
 
         result = run_study(
             space=space,
@@ -235,6 +241,7 @@ def _run(
             result=result,
             total_s=time.monotonic() - start,
             trials=trials,
+            recipe=recipe,
             proxy_val=cand.val_accuracy,
             rank=rank,
         )
@@ -347,6 +354,9 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "study": result.study_name,
             "trials": out["trials"],
             "finalist_rank": out["rank"],
+            "final_epochs": out["recipe"].final_epochs,
+            "proxy_samples": out["recipe"].proxy_samples,
+            "proxy_epochs": out["recipe"].proxy_epochs,
         },
     }
     bundle = Path(tempfile.mkdtemp(prefix="tinyzoo-bundle-"))
@@ -372,5 +382,4 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             registered = zoo.register(bundle, tracking_uri=tracking_uri)
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
-    console.print(f"[green]registered[/] {registered.name}/{registered.version}")
     return registered

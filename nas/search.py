@@ -46,7 +46,7 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     if reasons:
         raise TinyzooError(
             f"no architecture in space {space.name!r} fits this budget ({'; '.join(reasons)}). "
-            f"The smallest, {smallest}, needs an arena of {p.arena_bytes} B, {p.tflite_bytes} B of "
+            f"The smallest, {smallest}, needs an arena of {p.arena_bytes} B (an estimate on the high side), {p.tflite_bytes} B of "
             f"flash and {p.macs} MACs: raise the budget to at least that (e.g. --max-ram {p.arena_bytes})."
         )
     return p
@@ -78,7 +78,8 @@ def run_study(
         load_if_exists=True,
         direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        # Epoch-0 accuracy is too noisy to judge by; compare from the second epoch on.
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
     meta = study.user_attrs
     if meta and (meta.get("space") != space.name or meta.get("budget") != budget.to_dict()):

@@ -1,0 +1,224 @@
+"""`tinyzoo` CLI: fast --help, boards, the zoo verbs, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_zoo import TINY, make_bundle
+
+import zoo
+from nas.boards import BOARDS
+from zoo.cli import main, parse_bytes, parse_count
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; argparse's own exits count as return codes."""
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+def test_help_is_fast_and_imports_no_heavy_package() -> None:
+    code = (
+        "import sys, time\n"
+        "t = time.perf_counter()\n"
+        "from zoo.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('mlflow', 'tensorflow', 'optuna', 'keras') if m in sys.modules]\n"
+        "print('RESULT', heavy, time.perf_counter() - t)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("RESULT"))
+    assert "search" in out.stdout and "pull" in out.stdout
+    assert line.split(" ", 1)[1].startswith("[] "), line
+    assert float(line.rsplit(" ", 1)[1]) < 1.0, line
+
+
+def test_tinyzoo_entry_point_help() -> None:
+    exe = Path(sys.executable).with_name("tinyzoo")
+    if not exe.exists():
+        pytest.skip("tinyzoo console script not installed in this environment")
+    t = time.perf_counter()
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    assert "usage: tinyzoo" in out.stdout
+    assert time.perf_counter() - t < 2.0  # interpreter start included
+
+
+# --- boards -------------------------------------------------------------------------------
+
+
+def test_boards_json_lists_every_board_with_its_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "boards", "--json")
+    assert code == 0 and err == ""
+    boards = json.loads(out)
+    assert len(boards) == 16 and [b["name"] for b in boards] == list(BOARDS)
+    for b in boards:
+        for key in ("name", "title", "core", "clock_mhz", "sram_bytes", "flash_bytes",
+                    "ram_reserved", "flash_reserved", "budget_ram_bytes", "budget_flash_bytes"):  # fmt: skip
+            assert key in b, key
+        assert b["budget_ram_bytes"] == b["sram_bytes"] - b["ram_reserved"] > 0
+        assert b["budget_flash_bytes"] == b["flash_bytes"] - b["flash_reserved"] > 0
+
+
+def test_boards_table_names_every_board(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "boards")
+    assert code == 0
+    for name in BOARDS:
+        assert name in out
+    assert "1,536 B" in out  # uno: 2 KB SRAM minus a 512 B reserve
+
+
+# --- argument errors ----------------------------------------------------------------------
+
+
+def test_unknown_board_is_one_line_with_a_close_match(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "search", "--board", "nano33", "--task", "fashion")
+    assert_one_line_error(code, err, "unknown board 'nano33'", "Did you mean 'nano33ble'")
+
+
+def test_list_unknown_board(capsys: pytest.CaptureFixture[str], tracking_uri: str) -> None:
+    code, _, err = run(capsys, "list", "--board", "esp23")
+    assert_one_line_error(code, err, "Did you mean 'esp32'")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("65536", 65536), ("64k", 65536), ("64K", 65536), ("64KB", 65536), ("64KiB", 65536),
+     ("1M", 1024**2), ("1.5k", 1536)],
+)  # fmt: skip
+def test_parse_bytes(text: str, value: int) -> None:
+    assert parse_bytes(text) == value
+
+
+def test_parse_count_is_decimal() -> None:
+    assert parse_count("2.7M") == 2_700_000 and parse_count("500k") == 500_000
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "64q", "k", "1.3", "64 kB extra"])
+def test_bad_byte_figures_exit_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    code, _, err = run(capsys, "search", "--board", "uno", "--task", "digits", "--max-ram", text)
+    assert_one_line_error(code, err, "--max-ram", "64k")
+
+
+def test_missing_subcommand_and_bad_trials(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys)
+    assert_one_line_error(code, err, "COMMAND")
+    code, _, err = run(capsys, "search", "--board", "uno", "--task", "digits", "--trials", "0")
+    assert_one_line_error(code, err, "--trials must be at least 1")
+
+
+# --- the zoo verbs ----------------------------------------------------------------------------
+
+
+def test_list_show_pull_round_trip(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "list", "--json")
+    assert (code, json.loads(out)) == (0, [])
+    code, out, err = run(capsys, "list")
+    assert code == 0 and "no models match" in err
+
+    zoo.register(make_bundle(tmp_path / "bundle"))
+
+    code, out, err = run(capsys, "list", "--json")
+    assert code == 0 and err == ""
+    (item,) = json.loads(out)
+    assert (item["name"], item["version"], item["board"]) == ("digits-l010", 1, "l010")
+    code, out, _ = run(capsys, "list", "digits-*")
+    assert code == 0 and "digits-l010" in out and "r8x8x1_c3s1c4_ds3s1c8_gap_fc10" in out
+    code, out, _ = run(capsys, "list", "--json", "--max-ram", "1k")
+    assert json.loads(out) == []
+
+    code, out, _ = run(capsys, "show", "digits-l010@champion", "--json")
+    assert code == 0 and json.loads(out)["version"] == 1
+    code, out, _ = run(capsys, "show", "digits-l010/1")
+    assert code == 0 and "int8 accuracy" in out and "50.00%" in out
+
+    dest = tmp_path / "pulled"
+    code, out, _ = run(capsys, "pull", "digits-l010", "-o", str(dest))
+    assert code == 0 and "sha256 verified" in out and "model.tflite" in out
+    assert (dest / "model.tflite").read_bytes() == TINY
+
+    code, _, err = run(capsys, "show", "digits-l01")
+    assert_one_line_error(code, err, "Did you mean 'digits-l010'")
+    code, _, err = run(capsys, "pull", "digits-l010/9")
+    assert_one_line_error(code, err, "no version 9")
+    code, _, err = run(capsys, "show", "digits-l010@")
+    assert_one_line_error(code, err, "NAME@ALIAS")
+
+
+def test_tracking_uri_option_overrides_the_environment(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, tmp_path: Path
+) -> None:
+    zoo.register(make_bundle(tmp_path / "bundle"))
+    other = f"sqlite:///{tmp_path / 'other' / 'zoo.db'}"
+    code, out, _ = run(capsys, "list", "--json", "--tracking-uri", other)
+    assert (code, json.loads(out)) == (0, [])
+    assert (tmp_path / "other" / "zoo.db").exists()
+
+
+def test_ui_refuses_a_server_uri(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ui", "--tracking-uri", "http://zoo-host:5000")
+    assert_one_line_error(code, err, "open http://zoo-host:5000 in a browser")
+
+
+@pytest.mark.slow
+def test_ui_serves_the_zoo_and_stops_on_ctrl_c(tracking_uri: str, tmp_path: Path) -> None:
+    import signal
+    import socket
+    import urllib.request
+
+    zoo.register(make_bundle(tmp_path / "bundle"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "ui", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search"
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    models = json.load(r)["registered_models"]
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.5)
+        assert [m["name"] for m in models] == ["digits-l010"]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0
+    assert out.startswith(f"MLflow UI for the zoo: http://127.0.0.1:{port}")
+    assert err.strip() == "stopped the MLflow UI."

@@ -1,0 +1,96 @@
+"""End to end on the real stack: search -> train -> int8 -> TFLM -> C -> MLflow zoo -> pull."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nas.pipeline import Recipe, run_search
+
+FAST = Recipe(proxy_samples=100_000, proxy_epochs=3, final_epochs=15, batch_size=32)
+
+
+@pytest.mark.slow
+def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_path: Path) -> None:
+    import zoo
+
+    entry = run_search(
+        board="l010", task="digits", trials=4, seed=0, recipe=FAST, tracking_uri=tracking_uri
+    )
+    assert entry.name == "digits-l010"
+    budget_ram = 20 * 1024 - 5 * 1024
+    assert 0 < entry.arena_bytes <= budget_ram
+    assert entry.int8_accuracy > 0.8
+
+    out = zoo.pull(f"{entry.name}/{entry.version}", tmp_path / "pulled", tracking_uri=tracking_uri)
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "model.tflite",
+        "model_data.h",
+        "model_data.cc",
+        "main.cc",
+        "profile.json",
+        "README.md",
+    } <= names
+    tflite = (out / "model.tflite").read_bytes()
+    assert len(tflite) == entry.tflite_bytes
+
+    # Every figure in the zoo is re-measurable on the pulled artefact.
+    from nas.profile import profile_tflite
+    from nas.quantize import verify
+
+    v = verify(tflite)
+    assert max(v.arena_bytes, v.recorded_total) == entry.arena_bytes
+    assert profile_tflite(tflite).activation_bytes == v.head_bytes == entry.activation_bytes
+    assert f"kTensorArenaSize = {entry.arena_bytes};" in (out / "model_data.h").read_text()
+    profile = json.loads((out / "profile.json").read_text())
+    assert profile["macs"] == entry.macs and profile["layers"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_path: Path) -> None:
+    env = {**os.environ, "TINYZOO_TRACKING_URI": tracking_uri}
+    cmd = [
+        sys.executable,
+        "-m",
+        "zoo.cli",
+        "search",
+        "--board",
+        "l010",
+        "--task",
+        "digits",
+        "--trials",
+        "200",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # wait until at least one trial is stored
+        logs = list(studies.glob("*.log")) if studies.exists() else []
+        if logs and logs[0].read_text().count('"state": 1') >= 1:
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert "interrupted" in last and "run the same command again to resume" in last
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    log = next(studies.glob("*.log"))
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(log)))
+    study = optuna.load_study(study_name=log.stem, storage=storage)
+    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+    import zoo
+
+    assert [e for e in zoo.list_models(tracking_uri=tracking_uri) if e.name == "digits-l010"] == []

@@ -1,0 +1,69 @@
+"""The entries the project ships: importable into a fresh store, pullable, and true."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from zoo.cli import main
+
+SHIPPED = Path(__file__).resolve().parents[1] / "zoo" / "pretrained"
+NAMES = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())
+
+
+def test_the_issue_names_are_shipped() -> None:
+    assert {"fashion-nano33ble", "digits-l010"} <= set(NAMES)
+
+
+@pytest.fixture
+def shipped_store(tracking_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(SHIPPED))
+    return tracking_uri
+
+
+def test_fresh_store_pulls_fashion_nano33ble(shipped_store: str, tmp_path: Path, capsys) -> None:
+    assert main(["pull", "fashion-nano33ble", "-o", str(tmp_path / "m")]) == 0
+    assert "sha256 verified" in capsys.readouterr().out
+    files = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {
+        "model.tflite",
+        "model_data.h",
+        "model_data.cc",
+        "main.cc",
+        "profile.json",
+        "README.md",
+    } <= files
+    shipped = (SHIPPED / "fashion-nano33ble" / "model.tflite").read_bytes()
+    assert (tmp_path / "m" / "model.tflite").read_bytes() == shipped
+
+
+def test_import_is_idempotent_across_processes_worth_of_calls(shipped_store: str) -> None:
+    import zoo
+
+    for _ in range(3):
+        entries = zoo.list_models()
+    assert sorted(e.name for e in entries) == NAMES
+    for name in NAMES:
+        assert zoo.get(f"{name}@latest").version == 1  # never a second version
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_figures_re_measure_on_the_artefact(name: str) -> None:
+    from nas.data import load_task
+    from nas.profile import profile_tflite
+    from nas.quantize import verify
+
+    entry = json.loads((SHIPPED / name / "entry.json").read_text())
+    tflite = (SHIPPED / name / "model.tflite").read_bytes()
+    m = entry["metrics"]
+    p = profile_tflite(tflite)
+    assert (p.tflite_bytes, p.macs, p.params) == (m["tflite_bytes"], m["macs"], m["params"])
+    data = load_task(entry["task"]).at_resolution(entry["input_shape"][0])
+    n = 2000  # a slice of the test split keeps this test short; the entry used all of it
+    v = verify(tflite, data.x_test[:n], data.y_test[:n])
+    assert max(v.arena_bytes, v.recorded_total) == m["arena_bytes"]
+    assert v.head_bytes == p.activation_bytes == m["activation_bytes"]
+    assert abs(v.int8_accuracy - m["int8_accuracy"]) < 0.02

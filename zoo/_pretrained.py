@@ -1,0 +1,124 @@
+"""Entries the project ships (zoo/pretrained/<name>/), imported into the store on first use.
+
+A shipped entry is model.tflite, entry.json, profile.json and README.md: the C sources are
+regenerated at import (codegen is deterministic), which keeps the package small. An entry is
+imported when no version of its name carries its model.tflite's sha256, so importing is
+idempotent and costs one registry query when there is nothing to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas.errors import TinyzooError
+from zoo._entry import SHA_PREFIX, ZooEntry
+from zoo._store import sqlite_path
+
+__all__ = ["ENV_PRETRAINED", "PRETRAINED_ROOT", "Shipped", "ensure_pretrained", "shipped"]
+
+PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
+# Another folder of shipped entries (a team's own set; tests use an empty one).
+ENV_PRETRAINED = "TINYZOO_PRETRAINED_DIR"
+_TFLITE_SHA = f"{SHA_PREFIX}model.tflite"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    name: str
+    path: Path  # the entry's folder
+    sha256: str  # of its model.tflite: the identity the import compares
+
+
+def _root(root: Path | None) -> Path:
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(ENV_PRETRAINED)
+    return Path(env) if env else PRETRAINED_ROOT
+
+
+def shipped(root: Path | None = None) -> list[Shipped]:
+    """The entries under `root` (default zoo/pretrained, or $TINYZOO_PRETRAINED_DIR)."""
+    from zoo._registry import sha256_file
+
+    base = _root(root)
+    if not base.is_dir():
+        return []
+    out = []
+    for d in sorted(p for p in base.iterdir() if p.is_dir()):
+        if not ((d / "entry.json").is_file() and (d / "model.tflite").is_file()):
+            continue
+        try:
+            name = json.loads((d / "entry.json").read_text(encoding="utf-8"))["name"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise TinyzooError(
+                f"shipped entry {d}/entry.json is unreadable ({e}); fix or remove it."
+            ) from None
+        out.append(Shipped(name=str(name), path=d, sha256=sha256_file(d / "model.tflite")))
+    return out
+
+
+def _missing(client: Any, entries: list[Shipped]) -> list[Shipped]:
+    """Shipped entries no version of their name has yet (one search query)."""
+    names = ", ".join(f"'{n}'" for n in sorted({e.name for e in entries}))
+    have = {
+        (mv.name, (mv.tags or {}).get(_TFLITE_SHA))
+        for mv in client.search_model_versions(f"name IN ({names})", max_results=10000)
+    }
+    return [e for e in entries if (e.name, e.sha256) not in have]
+
+
+@contextlib.contextmanager
+def _import_lock(client: Any) -> Iterator[None]:
+    """Serialise imports between processes sharing a sqlite store (a server store: no lock)."""
+    db = sqlite_path(client.tracking_uri)
+    if db is None:
+        yield
+        return
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.parent / ".pretrained.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _import(client: Any, entry: Shipped) -> ZooEntry:
+    from nas.codegen import write_c_sources
+    from zoo._registry import register_with
+
+    with tempfile.TemporaryDirectory(prefix="tinyzoo-pretrained-") as tmp:
+        bundle = Path(tmp)
+        for f in entry.path.iterdir():
+            if f.is_file():
+                shutil.copy2(f, bundle / f.name)
+        data = json.loads((bundle / "entry.json").read_text(encoding="utf-8"))
+        data["source"] = "pretrained"
+        (bundle / "entry.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        try:
+            arena = int(data["metrics"]["arena_bytes"])
+        except (KeyError, TypeError, ValueError):
+            raise TinyzooError(
+                f"shipped entry {entry.path}/entry.json lacks metrics.arena_bytes; fix it."
+            ) from None
+        write_c_sources((bundle / "model.tflite").read_bytes(), bundle, arena_bytes=arena)
+        return register_with(client, bundle)
+
+
+def ensure_pretrained(client: Any, *, root: Path | None = None) -> list[ZooEntry]:
+    """Import every shipped entry the store lacks; returns what was imported (often nothing)."""
+    entries = shipped(root)
+    if not entries or not _missing(client, entries):
+        return []
+    with _import_lock(client):
+        return [_import(client, e) for e in _missing(client, entries)]  # re-checked under lock

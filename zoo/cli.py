@@ -1,0 +1,444 @@
+"""`tinyzoo`: search a model for a board, browse and pull the zoo, open the MLflow UI.
+
+Heavy packages (TensorFlow, MLflow, Optuna) are imported by the command that needs them, so
+`tinyzoo --help` and argument errors answer at once. Every user error is one line on stderr
+and exit code 2; Ctrl-C is one line and exit code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from nas.errors import TinyzooError
+
+if TYPE_CHECKING:
+    from zoo._entry import ZooEntry
+
+__all__ = ["main", "parse_bytes", "parse_count"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmM]?)(?:i?B)?")
+
+
+def parse_bytes(text: str) -> int:
+    """Bytes from `65536`, `64k`, `64KB`, `1M`, `1.5MiB` (k = 1024, M = 1024**2)."""
+    m = _SIZE.fullmatch(text.strip())
+    value = float(m.group(1)) * {"": 1, "k": 1024, "m": 1024**2}[m.group(2).lower()] if m else 0
+    if not m or value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(
+            "expected a positive whole number of bytes like 65536, 64k or 1M "
+            f"(k = 1024 B, M = 1024 kB), got {text!r}"
+        )
+    return int(value)
+
+
+def parse_count(text: str) -> int:
+    """A count such as MACs from `2700000`, `2.7M` or `500k` (decimal: k = 1000, M = 10**6)."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([kKmM]?)", text.strip())
+    value = float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[m.group(2).lower()] if m else 0
+    if not m or value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive count like 2700000, 2.7M or 500k (k = 1000), got {text!r}"
+        )
+    return int(value)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line error style (still exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message}. See `{self.prog} --help`.\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _add_uri(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="MLflow store of the zoo (default: $TINYZOO_TRACKING_URI, else sqlite under mlflow/)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="tinyzoo",
+        description="Search, quantize and ship neural networks that fit a microcontroller.",
+        epilog="Models are named NAME, NAME@ALIAS or NAME/VERSION (e.g. kws-nano33ble@champion).",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("boards", help="the boards tinyzoo knows and each one's model budget")
+    b.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    s = sub.add_parser("search", help="search, verify and register a model for a board")
+    s.add_argument("--board", help="board name (see `tinyzoo boards`); or give --max-ram")
+    s.add_argument("--task", required=True, help="task / dataset, e.g. fashion, digits, kws")
+    s.add_argument("--trials", type=int, default=20, help="Optuna trials (default 20)")
+    s.add_argument("--timeout", type=float, metavar="SECONDS", help="stop searching after this")
+    s.add_argument("--max-ram", type=parse_bytes, metavar="BYTES", help="arena budget, e.g. 64k")
+    s.add_argument("--max-flash", type=parse_bytes, metavar="BYTES", help="model size budget")
+    s.add_argument("--max-macs", type=parse_count, metavar="N", help="MACs budget, e.g. 2.7M")
+    s.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help="final training epochs for the winner (default: the task's recipe)",
+    )
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--space", default="dscnn", help="search space (default dscnn)")
+    s.add_argument("--data", metavar="DIR", help="your own dataset folder (see README)")
+    s.add_argument("--study", metavar="NAME", help="Optuna study name; rerun with it to resume")
+    _add_uri(s)
+
+    ls = sub.add_parser("list", help="the zoo's models (each one's champion version)")
+    ls.add_argument("pattern", nargs="?", metavar="PATTERN", help="name wildcard, e.g. 'kws-*'")
+    ls.add_argument("--task", help="only this task")
+    ls.add_argument("--board", help="only models searched for this board")
+    ls.add_argument("--max-ram", type=parse_bytes, metavar="BYTES", help="arena fits in BYTES")
+    ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_uri(ls)
+
+    sh = sub.add_parser("show", help="everything the zoo knows about one model version")
+    sh.add_argument("ref", metavar="NAME[@ALIAS|/VERSION]")
+    sh.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_uri(sh)
+
+    pl = sub.add_parser("pull", help="download a model: .tflite, C sources, profile, card")
+    pl.add_argument("ref", metavar="NAME[@ALIAS|/VERSION]")
+    pl.add_argument("-o", "--out", metavar="DIR", help="output folder (default ./models/NAME)")
+    _add_uri(pl)
+
+    ui = sub.add_parser("ui", help="browse the zoo in the MLflow UI")
+    ui.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    _add_uri(ui)
+    return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tinyzoo")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def _console() -> Any:
+    import os
+
+    from rich.console import Console
+
+    # Piped output (scripts, CI logs) is not cut to 80 columns: tables stay one row per model.
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(width=200 if wide else None)
+
+
+def _size(n: int | float | None) -> str:
+    """Bytes as a person reads them: exact KB/MB when whole, else grouped bytes."""
+    if n is None:
+        return "-"
+    n = int(n)
+    if n >= 1024**2 and n % 1024**2 == 0:
+        return f"{n // 1024**2} MB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KB"
+    return f"{n:,} B"
+
+
+def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Any:
+    """A compact table; a header "RAM\nbudget" takes two lines to keep 80 columns readable."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for i, col in enumerate(columns):
+        folds = col in ("board", "core", "arch")  # long text folds; numbers never break
+        t.add_column(
+            col,
+            justify="left" if i == 0 or folds else "right",
+            no_wrap=not folds,
+            overflow="fold" if folds else "ellipsis",
+        )
+    for row in rows:
+        t.add_row(*map(str, row))
+    return t
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _signed(n: float) -> str:
+    return f"- {-n}" if n < 0 else f"+ {n}"
+
+
+def _entry_facts(e: ZooEntry) -> list[tuple[str, object]]:
+    iq, oq = e.input_quant, e.output_quant
+    return [
+        ("version", f"{e.version} ({', '.join('@' + a for a in e.aliases) or 'no alias'})"),
+        ("task / board", f"{e.task} / {e.board or 'custom budget'}"),
+        ("architecture", f"{e.arch} (space {e.space}, seed {e.seed})"),
+        ("int8 accuracy (TFLM)", f"{e.int8_accuracy:.2%}"),
+        ("float accuracy", f"{e.float_accuracy:.2%}"),
+        ("TFLM arena", f"{e.arena_bytes:,} B (activations {e.activation_bytes:,} B)"),
+        ("model (.tflite)", f"{e.tflite_bytes:,} B; flash with runtime {e.flash_bytes:,} B"),
+        ("MACs / params", f"{e.macs:,} / {e.params:,}"),
+        ("input", f"int8 {'x'.join(map(str, e.input_shape))}, q = round(x / {iq['scale']:.6g}) {_signed(iq['zero_point'])}"),
+        ("preprocessing", e.preprocessing),
+        ("output", f"int8 logits x{len(e.labels)}, real = (q {_signed(-oq['zero_point'])}) * {oq['scale']:.6g}"),
+        ("labels", ", ".join(e.labels)),
+        ("source", f"{e.source} (MLflow run {e.run_id})"),
+    ]  # fmt: skip
+
+
+def _show_entry(e: ZooEntry, title: str) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in _entry_facts(e):
+        t.add_row(k, str(v))
+    _console().print(t)
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def _cmd_boards(args: argparse.Namespace) -> int:
+    from nas.boards import BOARDS, budget_for
+
+    rows = [(b, budget_for(b)) for b in BOARDS.values()]
+    if args.json:
+        _print_json(
+            [
+                {**b.to_dict(), **{f"budget_{k}": v for k, v in budget.to_dict().items()}}
+                for b, budget in rows
+            ]
+        )
+        return 0
+    con = _console()
+    wide = con.width >= 120  # the board's full title only where it fits
+    cols = ["name", *(["board"] if wide else []), "core", "MHz", "SRAM", "flash", "RAM\nreserve",
+            "flash\nreserve", "RAM\nbudget", "flash\nbudget"]  # fmt: skip
+    table = [
+        (b.name, *([b.title] if wide else []), b.core, b.clock_mhz, _size(b.sram_bytes),
+         _size(b.flash_bytes), _size(b.ram_reserved), _size(b.flash_reserved),
+         _size(bu.ram_bytes), _size(bu.flash_bytes))
+        for b, bu in rows
+    ]  # fmt: skip
+    title = "Boards: a model's budget is memory minus the reserve (override: --max-ram/--max-flash)"
+    con.print(_table(title, cols, table))
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nas.boards import get_board
+
+    if args.board is not None:
+        get_board(args.board)  # unknown board: fail before TensorFlow loads
+    if args.trials < 1:
+        raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
+    if args.epochs is not None and args.epochs < 1:
+        raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
+    from nas.pipeline import Interrupted, run_search
+
+    try:
+        entry = run_search(
+            board=args.board,
+            task=args.task,
+            trials=args.trials,
+            timeout=args.timeout,
+            max_ram=args.max_ram,
+            max_flash=args.max_flash,
+            max_macs=args.max_macs,
+            seed=args.seed,
+            space=args.space,
+            data_dir=Path(args.data) if args.data else None,
+            tracking_uri=args.tracking_uri,
+            study_name=args.study,
+            epochs=args.epochs,
+        )
+    except Interrupted as e:
+        sys.stderr.write(_one_line(e) + "\n")  # it says it was interrupted and how to resume
+        return EXIT_INTERRUPTED
+    _show_entry(entry, f"registered {entry.ref}")
+    _console().print(f"pull it with: [bold]tinyzoo pull {entry.ref}[/]")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    import zoo
+
+    board = args.board
+    if board is not None:
+        from nas.boards import get_board
+
+        board = get_board(board).name
+    entries = zoo.list_models(
+        task=args.task,
+        board=board,
+        max_ram=args.max_ram,
+        pattern=args.pattern,
+        tracking_uri=args.tracking_uri,
+    )
+    if args.json:
+        _print_json([e.to_dict() for e in entries])
+        return 0
+    if not entries:
+        from zoo._store import resolve_tracking_uri
+
+        sys.stderr.write(
+            f"no models match in the zoo at {resolve_tracking_uri(args.tracking_uri)}. "
+            "Add one with `tinyzoo search --board B --task T`.\n"
+        )
+        return 0
+    cols = ["name", "ver", "task", "board", "int8\nacc", "arena\nB", ".tflite\nB", "MACs", "params",
+            "arch"]  # fmt: skip
+    rows = [
+        (e.name, e.version, e.task, e.board or "-", f"{e.int8_accuracy:.2%}",
+         f"{e.arena_bytes:,}", f"{e.tflite_bytes:,}", f"{e.macs:,}", f"{e.params:,}", e.arch)
+        for e in entries
+    ]  # fmt: skip
+    _console().print(_table("tinyzoo models (champion version of each)", cols, rows))
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import zoo
+
+    entry = zoo.get(args.ref, tracking_uri=args.tracking_uri)
+    if args.json:
+        _print_json(entry.to_dict())
+    else:
+        _show_entry(entry, entry.ref)
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    import zoo
+
+    entry = zoo.get(args.ref, tracking_uri=args.tracking_uri)
+    out = zoo.pull(entry.ref, args.out, tracking_uri=args.tracking_uri)
+    con = _console()
+    con.print(f"pulled [bold]{entry.ref}[/] into {out}/ (sha256 verified):")
+    for name in sorted(entry.sha256):
+        con.print(f"  {name:<14} {(out / name).stat().st_size:>9,} B")
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_ui(args: argparse.Namespace) -> int:
+    import signal
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from zoo._pretrained import ensure_pretrained
+    from zoo._store import artifact_root, experiment_id, make_client, sqlite_path
+
+    client = make_client(args.tracking_uri)
+    uri = client.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        raise TinyzooError(f"the zoo is on an MLflow server: open {uri} in a browser instead.")
+    ensure_pretrained(client)
+    experiment_id(client)  # the experiment exists with its artifact root before the UI reads it
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+           "--host", args.host, "--port", str(args.port), "--workers", "1"]  # fmt: skip
+    root = artifact_root(uri)
+    if root:
+        cmd += ["--default-artifact-root", root]
+    db = sqlite_path(uri)
+    log = (db.parent if db else Path(tempfile.gettempdir())) / "tinyzoo-ui.log"
+    print(f"MLflow UI for the zoo: http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    print(f"server log: {log}", flush=True)
+    with log.open("w") as out:
+        # Own session: a terminal's Ctrl-C reaches only us, and we forward it exactly once.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        # `kill` (SIGTERM) stops the server too, not only Ctrl-C: it is in its own session.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            sys.stderr.write("stopped the MLflow UI.\n")
+            return 0
+    lines = log.read_text(errors="replace").strip().splitlines()
+    tail = " | ".join([ln for ln in lines if "ERROR" in ln][-2:] or lines[-3:])
+    raise TinyzooError(
+        f"the MLflow UI exited with code {code} ({tail}). Is port {args.port} taken? "
+        "Try --port 5001; full log in " + str(log) + "."
+    )
+
+
+_COMMANDS = {
+    "boards": _cmd_boards,
+    "search": _cmd_search,
+    "list": _cmd_list,
+    "show": _cmd_show,
+    "pull": _cmd_pull,
+    "ui": _cmd_ui,
+}
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def _interrupted_hint(args: argparse.Namespace) -> str:
+    if args.command != "search":
+        return "interrupted."
+    if args.study:
+        return f"interrupted: rerun the same command with --study {args.study} to resume."
+    return "interrupted: nothing was registered; rerun the same command to resume the search."
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `tinyzoo`; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except TinyzooError as e:
+        sys.stderr.write(f"error: {_one_line(e)}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(_interrupted_hint(args) + "\n")
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        if type(e).__module__.split(".")[0] != "mlflow":
+            raise
+        # The store itself failed (unreachable server, locked db): say so without a traceback.
+        sys.stderr.write(f"error: MLflow: {_one_line(e)}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
