@@ -326,6 +326,18 @@ def test_reading_verbs_import_shipped_entries_once(
     assert zoo.get("digits-l010@latest").version == 2
 
 
+def test_a_search_registered_on_a_fresh_store_is_the_latest_version(
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make demo` registers its winner, then pulls `@latest`: that must be the new model, not
+    # the shipped entry of the same name imported by a later read.
+    monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(make_shipped(tmp_path / "pretrained")))
+    searched = zoo.register(make_bundle(tmp_path / "searched", int8_accuracy=0.2))
+    assert searched.version == 2 and searched.source == "search"
+    assert zoo.get("digits-l010/1").source == "pretrained"
+    assert zoo.get("digits-l010@latest").source == "search"
+
+
 # --- import cost ----------------------------------------------------------------------------
 
 

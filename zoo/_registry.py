@@ -90,7 +90,10 @@ def register(bundle_dir: str | Path, *, tracking_uri: str | None = None) -> ZooE
 
     Returns the registered entry (aliases included: `champion` when it is the best version).
     """
-    return register_with(make_client(tracking_uri), Path(bundle_dir))
+    client = make_client(tracking_uri)
+    # Shipped entries go in first, so the version registered here is the newest (`@latest`).
+    ensure_pretrained(client)
+    return register_with(client, Path(bundle_dir))
 
 
 def register_with(client: Any, bundle: Path) -> ZooEntry:
