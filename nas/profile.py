@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from nas._ideal import ideal_peak
 from nas._planner import Buffer, align16, plan
 from nas._tflite import TfliteModel, TfliteOp, TfliteTensor, read_tflite
 from nas.errors import TinyzooError
@@ -38,9 +39,11 @@ class Profile:
     params: int
     tflite_bytes: int  # exact for a .tflite; an upper-bound estimate for a spec
     activation_bytes: int  # TFLM's arena head: the greedy plan of non-persistent buffers
+    persistent_bytes: int  # TFLM's arena tail: eval tensors, node structs, kernels' op data
     # Smallest arena TFLM allocates in: persistent tail + the larger of the head and Prepare's
     # temporaries. Both of those are estimates on the high side (issue 3 makes them exact).
     arena_bytes: int
+    ideal_peak_bytes: int  # best order, in-place ops, no alignment: see nas/_ideal.py
     layers: tuple[LayerRow, ...]
     tflite_estimated: bool
 
@@ -248,7 +251,9 @@ def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
         params=params,
         tflite_bytes=tflite_bytes,
         activation_bytes=head,
+        persistent_bytes=_tail_bytes(model),
         arena_bytes=_tail_bytes(model) + max(head, _prepare_bytes(model)),
+        ideal_peak_bytes=ideal_peak(model),
         layers=tuple(rows),
         tflite_estimated=estimated,
     )
@@ -286,4 +291,57 @@ def profile_tflite(data: bytes) -> Profile:
             f"not an int8 model: tensor {floats[0]!r} is float32. Convert with full-integer "
             "quantization (int8 input and output)."
         )
-    return _profile(model, len(data), estimated=False)
+    _check_graph(model)
+    try:
+        return _profile(model, len(data), estimated=False)
+    except (KeyError, IndexError, ValueError, TypeError, ZeroDivisionError) as e:
+        # _check_graph passed, yet the graph cannot be analysed: inconsistent offsets or data.
+        raise TinyzooError(
+            f"corrupted .tflite: its graph is inconsistent ({type(e).__name__}: {e}). "
+            "Re-export the model."
+        ) from None
+
+
+# Rank each op's (data input, weights, output) must have; None: any rank.
+_RANKS = {
+    "CONV_2D": (4, 4, 4),
+    "DEPTHWISE_CONV_2D": (4, 4, 4),
+    "FULLY_CONNECTED": (None, 2, None),
+    "MEAN": (None, None, None),
+    "SOFTMAX": (None, None, None),
+    "RESHAPE": (None, None, None),
+}
+
+
+def _check_graph(model: TfliteModel) -> None:
+    """Reject a flatbuffer whose graph does not hang together (tensor indices, op arity, ranks)."""
+    n = len(model.tensors)
+
+    def bad(what: str) -> TinyzooError:
+        return TinyzooError(f"corrupted .tflite: {what}. Re-export the model.")
+
+    for x in model.tensors:
+        if any(d < 0 or d > 1 << 24 for d in x.shape):
+            raise bad(f"tensor {x.index} has shape {list(x.shape)}")
+    for i in (*model.inputs, *model.outputs):
+        if not 0 <= i < n:
+            raise bad(f"graph input/output {i} is not one of its {n} tensors")
+    for op in model.ops:
+        if not op.outputs or any(not 0 <= i < n for i in op.outputs):
+            raise bad(f"op {op.index} ({op.op}) has outputs {list(op.outputs)} for {n} tensors")
+        if not op.inputs or op.inputs[0] < 0 or any(not -1 <= i < n for i in op.inputs):
+            raise bad(f"op {op.index} ({op.op}) has inputs {list(op.inputs)} for {n} tensors")
+        data_rank, weight_rank, out_rank = _RANKS[op.op]
+        weights = op.inputs[1] if len(op.inputs) > 1 else -1
+        if weight_rank is not None and weights < 0:
+            raise bad(f"op {op.index} ({op.op}) has no weights input")
+        for idx, rank in (
+            (op.inputs[0], data_rank),
+            (weights, weight_rank),
+            (op.outputs[0], out_rank),
+        ):
+            if rank is not None and len(model.tensors[idx].shape) != rank:
+                raise bad(
+                    f"op {op.index} ({op.op}) tensor {idx} has rank "
+                    f"{len(model.tensors[idx].shape)}, expected {rank}"
+                )

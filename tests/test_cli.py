@@ -222,3 +222,113 @@ def test_ui_serves_the_zoo_and_stops_on_ctrl_c(tracking_uri: str, tmp_path: Path
     assert proc.returncode == 0
     assert out.startswith(f"MLflow UI for the zoo: http://127.0.0.1:{port}")
     assert err.strip() == "stopped the MLflow UI."
+
+
+# --- profile --------------------------------------------------------------------------------
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_profile_json_has_the_documented_fields(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from nas.profile import profile_tflite
+
+    code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--json")
+    assert code == 0
+    data = json.loads(out)
+    prof = profile_tflite(TINY)
+    assert data["macs"] == prof.macs and data["params"] == prof.params
+    assert data["tflite_bytes"] == data["flash_bytes"] == len(TINY)  # no board: no reserve
+    assert data["activation_bytes"] == prof.activation_bytes
+    assert data["arena_bytes"] == prof.arena_bytes > data["activation_bytes"]
+    assert 0 < data["ideal_peak_bytes"] <= data["activation_bytes"]
+    assert data["fits"] is None
+    ops = [row["op"] for row in data["layers"]]
+    assert ops == ["CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "MEAN", "FULLY_CONNECTED"]
+    assert data["layers"][0]["output_shape"] == [1, 8, 8, 4]
+    assert sum(row["macs"] for row in data["layers"]) == data["macs"]
+    assert max(row["live_bytes"] for row in data["layers"]) == data["activation_bytes"]
+
+
+def test_profile_against_a_board_gives_a_verdict_per_budget_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    board = BOARDS["uno"]  # 2 KB of SRAM: the tiny model's arena does not fit
+    code, out, _ = run(
+        capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "uno", "--json"
+    )
+    data = json.loads(out)
+    assert code == 0 and data["board"] == "uno" and data["fits"] is False
+    assert data["flash_bytes"] == len(TINY) + board.flash_reserved
+    ram = board.sram_bytes - board.ram_reserved
+    code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "uno")
+    assert code == 0
+    assert f"exceeds by {data['arena_bytes'] - ram:,}" in out
+    code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "nano33ble")
+    assert code == 0 and "exceeds" not in out and out.count("fits") == 2
+
+
+def test_profile_plot_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    png = tmp_path / "memory.png"
+    code, out, _ = run(
+        capsys,
+        "profile",
+        str(DATA / "tiny_int8.tflite"),
+        "--board",
+        "nano33ble",
+        "--plot",
+        str(png),
+    )
+    assert code == 0 and "plot written" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    ("make", "fragments"),
+    [
+        (lambda p: p.write_text("hello"), ("not a .tflite file", "TFL3")),
+        (
+            lambda p: p.write_bytes((DATA / "tiny_float.tflite").read_bytes()),
+            ("not an int8 model",),
+        ),
+        (
+            lambda p: p.write_bytes((DATA / "tiny_maxpool_int8.tflite").read_bytes()),
+            ("MAX_POOL_2D", "estimate"),
+        ),
+        (lambda p: p.write_bytes(TINY[: len(TINY) // 3]), ("truncated",)),
+        (lambda p: None, ("no such file",)),
+    ],
+    ids=["not-tflite", "float", "unsupported-op", "truncated", "missing"],
+)
+def test_profile_bad_input_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make: object, fragments: tuple[str, ...]
+) -> None:
+    path = tmp_path / "model.tflite"
+    make(path)  # type: ignore[operator]
+    code, out, err = run(capsys, "profile", str(path))
+    assert out == ""
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_profile_survives_every_truncation_and_random_corruption() -> None:
+    """Never a traceback: each damaged file is profiled or refused with TinyzooError."""
+    import random
+
+    from nas.errors import TinyzooError
+    from nas.profile import profile_tflite
+
+    rng = random.Random(0)
+    damaged = [TINY[:cut] for cut in range(0, len(TINY), 61)]
+    for _ in range(600):
+        b = bytearray(TINY)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        damaged.append(bytes(b))
+    refused = 0
+    for data in damaged:
+        try:
+            profile_tflite(data)
+        except TinyzooError:
+            refused += 1
+    assert refused > len(TINY) // 61  # at least every truncation

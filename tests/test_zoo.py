@@ -147,6 +147,11 @@ def test_registration_is_an_mlflow_run_with_params_metrics_and_artifacts(
     )
     files = sorted(a.path for a in client.list_artifacts(reg.run_id, "bundle"))
     assert files == sorted(f"bundle/{f}" for f in BUNDLE_FILES)
+    # The memory plot is logged beside the bundle: a real PNG drawn from the model's profile.
+    (plot,) = client.list_artifacts(reg.run_id, "plots")
+    assert plot.path == "plots/memory.png" and plot.file_size > 5000
+    png = Path(client.download_artifacts(reg.run_id, "plots/memory.png", str(tmp_path)))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Artifacts live beside the db, as a file:// location the UI can serve.
     assert (tmp_path / "mlflow" / "artifacts").is_dir()
     mv = client.get_model_version("digits-l010", "1")

@@ -141,6 +141,7 @@ def register_with(client: Any, bundle: Path) -> ZooEntry:
         )
         for path in files.values():
             client.log_artifact(run_id, str(path), ARTIFACT_PATH)
+        _log_memory_plot(client, run_id, files["model.tflite"], entry)
         created_model = _ensure_registered_model(client, entry)
         mv = client.create_model_version(
             name,
@@ -162,6 +163,22 @@ def register_with(client: Any, bundle: Path) -> ZooEntry:
             f"(MLflow run {run_id} is marked FAILED); check that the store is writable."
         ) from e
     return entry_from_version(client.get_model_version(name, version))
+
+
+def _log_memory_plot(client: Any, run_id: str, tflite: Path, entry: dict[str, Any]) -> None:
+    """Log `plots/memory.png`: the model's memory over TFLM's schedule (see nas.memplot)."""
+    from nas.memplot import plot_memory
+    from nas.profile import profile_tflite
+
+    prof = profile_tflite(tflite.read_bytes())
+    with tempfile.TemporaryDirectory(prefix="tinyzoo-plot-") as tmp:
+        png = plot_memory(
+            prof,
+            Path(tmp) / "memory.png",
+            title=f"{entry['name']}: memory over the TFLM schedule",
+            ram_budget=entry["budget"].get("ram_bytes"),
+        )
+        client.log_artifact(run_id, str(png), "plots")
 
 
 def _ensure_registered_model(client: Any, entry: dict[str, Any]) -> bool:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from nas.errors import TinyzooError
 
 if TYPE_CHECKING:
+    from nas.boards import Board, Budget
+    from nas.profile import Profile
     from zoo._entry import ZooEntry
 
 __all__ = ["main", "parse_bytes", "parse_count"]
@@ -114,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("ref", metavar="NAME[@ALIAS|/VERSION]")
     pl.add_argument("-o", "--out", metavar="DIR", help="output folder (default ./models/NAME)")
     _add_uri(pl)
+
+    pr = sub.add_parser("profile", help="memory, MACs and fit of any int8 .tflite, per layer")
+    pr.add_argument("model", metavar="MODEL.tflite")
+    pr.add_argument("--board", help="judge the model against this board's budget")
+    pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    pr.add_argument("--plot", metavar="FILE.png", help="draw memory over the schedule")
 
     ui = sub.add_parser("ui", help="browse the zoo in the MLflow UI")
     ui.add_argument("--host", default="127.0.0.1", help="interface to listen on")
@@ -399,12 +407,111 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     )
 
 
+def _verdicts(p: Profile, budget: Budget) -> list[tuple[str, int, int]]:
+    """(field, the model's figure, the budget's limit) for every bounded budget field."""
+    fields = [
+        ("RAM (TFLM arena)", p.arena_bytes, budget.ram_bytes),
+        ("flash (.tflite)", p.tflite_bytes, budget.flash_bytes),
+        ("MACs", p.macs, budget.max_macs),
+    ]
+    return [(name, value, limit) for name, value, limit in fields if limit is not None]
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from nas.boards import budget_for, get_board
+    from nas.profile import profile_tflite
+
+    board = get_board(args.board) if args.board else None
+    path = Path(args.model)
+    if not path.is_file():
+        raise TinyzooError(
+            f"{args.model}: no such file. Give the path of an int8 .tflite model "
+            "(`tinyzoo pull NAME` writes one as model.tflite)."
+        )
+    if args.plot and not args.plot.lower().endswith(".png"):
+        raise TinyzooError(f"--plot {args.plot}: the plot is a PNG; name the file *.png.")
+    prof = profile_tflite(path.read_bytes())
+    budget = budget_for(board) if board else None
+    flash = prof.flash_bytes(board.flash_reserved) if board else prof.tflite_bytes
+    verdicts = _verdicts(prof, budget) if budget else []
+    fits = all(value <= limit for _, value, limit in verdicts) if budget else None
+    if args.plot:
+        from nas.memplot import plot_memory
+
+        plot_memory(
+            prof,
+            args.plot,
+            title=f"{path.name}: memory over the schedule",
+            ram_budget=budget.ram_bytes if budget else None,
+        )
+    if args.json:
+        data = prof.to_dict()
+        data.update(
+            file=str(path),
+            flash_bytes=flash,
+            board=board.name if board else None,
+            fits=fits,
+            budget=budget.to_dict() if budget else None,
+        )
+        _print_json(data)
+        return 0
+    _print_profile(prof, path.name, board, flash, verdicts)
+    if args.plot:
+        _console().print(f"plot written to {args.plot}")
+    return 0
+
+
+def _print_profile(
+    prof: Profile,
+    name: str,
+    board: Board | None,
+    flash: int,
+    verdicts: list[tuple[str, int, int]],
+) -> None:
+    from rich.table import Table
+
+    con = _console()
+    t = Table(title=f"{name}: per-layer profile (TFLM schedule)", title_justify="left")
+    for col in ("#", "op", "input", "output", "MACs", "weights B", "live B"):
+        t.add_column(col, justify="left" if col in ("op", "input", "output") else "right")
+    peak = prof.peak_index
+    for i, r in enumerate(prof.layers):
+        t.add_row(
+            str(i), r.op, "x".join(map(str, r.input_shape)), "x".join(map(str, r.output_shape)),
+            f"{r.macs:,}", f"{r.weight_bytes:,}", f"{r.live_bytes:,}",
+            style="bold red" if i == peak else None,
+        )  # fmt: skip
+    con.print(t)
+    reserve = f" (+ {board.flash_reserved:,} B runtime reserve of {board.name})" if board else ""
+    facts = [
+        ("MACs / params", f"{prof.macs:,} / {prof.params:,}"),
+        (".tflite", f"{prof.tflite_bytes:,} B"),
+        ("flash", f"{flash:,} B{reserve}"),
+        ("activations (TFLM head)", f"{prof.activation_bytes:,} B, peak at op {peak}"),
+        ("persistent (TFLM tail)", f"{prof.persistent_bytes:,} B"),
+        ("TFLM arena", f"{prof.arena_bytes:,} B (smallest arena TFLM allocates in)"),
+        ("ideal peak", f"{prof.ideal_peak_bytes:,} B (best order, in-place ops; no runtime)"),
+    ]
+    for label, value, limit in verdicts:
+        verdict = (
+            f"[green]fits[/] ({value:,} of {limit:,}, {limit - value:,} spare)"
+            if value <= limit
+            else f"[red]exceeds by {value - limit:,}[/] ({value:,} > {limit:,})"
+        )
+        facts.append((f"{label} on {board.name if board else ''}", verdict))
+    for label, text in facts:
+        con.print(f"  [bold]{label:<32}[/] {text}")
+
+
 _COMMANDS = {
     "boards": _cmd_boards,
     "search": _cmd_search,
     "list": _cmd_list,
     "show": _cmd_show,
     "pull": _cmd_pull,
+    "profile": _cmd_profile,
     "ui": _cmd_ui,
 }
 

@@ -1,4 +1,8 @@
-"""Regenerate tests/data/tiny_int8.tflite: a real, untrained int8 model for fast zoo tests.
+"""Regenerate tests/data/*.tflite: real, untrained int8 models for fast tests.
+
+- tiny_int8.tflite: a DS-CNN of the project's family (zoo, codegen and profile tests);
+- tiny_maxpool_int8.tflite: a conv + MAX_POOL_2D model, an op outside the profiler's set;
+- tiny_float.tflite: the DS-CNN converted without quantization (float32 throughout).
 
     .venv/bin/python tests/data/make_tiny.py
 
@@ -11,6 +15,7 @@ nothing, it only has to be a valid full-integer TFLM model of the project's DS-C
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 ARCH = "r8x8x1_c3s1c4_ds3s1c8_gap_fc10"
 OUT = Path(__file__).with_name("tiny_int8.tflite")
+OUT_MAXPOOL = Path(__file__).with_name("tiny_maxpool_int8.tflite")
+OUT_FLOAT = Path(__file__).with_name("tiny_float.tflite")
 
 
 def main() -> None:
@@ -36,6 +43,20 @@ def main() -> None:
     rep = np.random.default_rng(0).random((32, *spec.input_shape), dtype=np.float32)
     OUT.write_bytes(convert_int8(model, rep))
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {ARCH})")
+
+    x = keras.Input((8, 8, 1), name="x")
+    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    y = keras.layers.MaxPooling2D(2)(y)
+    y = keras.layers.Dense(2)(keras.layers.Flatten()(y))
+    OUT_MAXPOOL.write_bytes(convert_int8(keras.Model(x, y), rep))
+    print(f"wrote {OUT_MAXPOOL} ({OUT_MAXPOOL.stat().st_size} bytes)")
+
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as d:
+        model.export(d, format="tf_saved_model", verbose=False)
+        OUT_FLOAT.write_bytes(tf.lite.TFLiteConverter.from_saved_model(d).convert())
+    print(f"wrote {OUT_FLOAT} ({OUT_FLOAT.stat().st_size} bytes)")
 
 
 if __name__ == "__main__":
