@@ -58,10 +58,11 @@ def ideal_peak(model: TfliteModel) -> int:
 
     def step(done: frozenset[int], k: int) -> int:
         """Bytes in use while op k runs after the ops in `done`."""
-        live = live_after(done)
         after = done | {k}
         dying = [i for i in ins[k] if i not in keep and all(c in after for c in consumers[i])]
-        base = sum(size[i] for i in live)
+        return _cost(sum(size[i] for i in live_after(done)), k, dying)
+
+    def _cost(base: int, k: int, dying: list[int]) -> int:
         op = ops[k].op
         if op in ELEMENTWISE and dying and len(outs[k]) == 1:
             # the output takes the dying input's place (growing it if larger)
@@ -74,7 +75,18 @@ def ideal_peak(model: TfliteModel) -> int:
 
     n = len(ops)
     if all(k - 1 in deps[k] for k in range(1, n)):
-        return _in_order(step, n)  # a chain: file order is the only order
+        # A chain: file order is the only order, and liveness is an interval per tensor.
+        n_ops = len(ops)
+        life = {
+            i: (producer.get(i, -1), n_ops if i in keep else max(consumers[i], default=-1))
+            for i in acts
+        }
+        peak = 0
+        for k in range(n_ops):
+            base = sum(size[i] for i, (b, e) in life.items() if b < k <= e)
+            dying = [i for i in ins[k] if i not in keep and life[i][1] == k]
+            peak = max(peak, _cost(base, k, dying))
+        return peak
     states = 0
 
     @cache

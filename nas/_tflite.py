@@ -39,6 +39,7 @@ class TfliteTensor:
     is_constant: bool  # has data in a buffer: weights, biases, axes; lives in flash
     is_variable: bool
     n_scales: int  # quantization scales (per-channel when > 1)
+    n_zero_points: int
 
     @property
     def nbytes(self) -> int:
@@ -153,6 +154,7 @@ def read_tflite(data: bytes) -> TfliteModel:
                     is_constant=bool(has_data),
                     is_variable=bool(t.IsVariable()),
                     n_scales=q.ScaleLength() if q is not None else 0,
+                    n_zero_points=q.ZeroPointLength() if q is not None else 0,
                 )
             )
         ops = []

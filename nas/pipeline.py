@@ -284,8 +284,9 @@ def _finalise(
     arena = max(v.arena_bytes, v.recorded_total)
     reasons = budget.violations(arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs)
     console.print(
-        f"  float test {float_acc:.4f} · int8 test {v.int8_accuracy:.4f} · arena {arena} B "
-        f"(activations {v.head_bytes} B, predicted {predicted.activation_bytes} B) · tflite {len(tflite)} B"
+        f"  float test {float_acc:.4f} · int8 test {v.int8_accuracy:.4f} · TFLM arena {arena} B "
+        f"(predicted before training {predicted.arena_bytes} B; activations {v.head_bytes} B) · "
+        f"tflite {len(tflite)} B"
     )
     if reasons:
         console.print(

@@ -2,8 +2,10 @@
 
 `profile_spec(spec)` works on an ArchSpec before any training; `profile_tflite(data)` on a
 converted int8 model. Both lower the model to the same op graph (for a spec, the graph the
-TFLite converter emits for our Keras build) and replay TFLM's greedy memory planner on it, so
-the activation figure is TFLM's arena `head` to the byte.
+TFLite converter emits for our Keras build), replay TFLM's greedy memory planner on it (the
+activation figure is TFLM's arena `head` to the byte) and then the rest of TFLM's allocation
+(nas/_tflm_arena.py: persistent tail, Prepare temporaries, planner scratch), so the arena is
+TFLM's own figure too. nas/_ideal.py gives the runtime-free ideal peak beside it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from dataclasses import asdict, dataclass
 from nas._ideal import ideal_peak
 from nas._planner import Buffer, align16, plan
 from nas._tflite import TfliteModel, TfliteOp, TfliteTensor, read_tflite
+from nas._tflm_arena import SUPPORTED, tflm_arena
 from nas.errors import TinyzooError
 
 __all__ = ["LayerRow", "Profile", "profile_spec", "profile_tflite", "SUPPORTED_OPS"]
 
-SUPPORTED_OPS = frozenset(
-    {"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX", "RESHAPE"}
-)
+# Ops whose TFLM reference kernels' arena use is replayed exactly (nas/_tflm_arena.py).
+SUPPORTED_OPS = SUPPORTED
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class Profile:
     tflite_bytes: int  # exact for a .tflite; an upper-bound estimate for a spec
     activation_bytes: int  # TFLM's arena head: the greedy plan of non-persistent buffers
     persistent_bytes: int  # TFLM's arena tail: eval tensors, node structs, kernels' op data
-    # Smallest arena TFLM allocates in: persistent tail + the larger of the head and Prepare's
-    # temporaries. Both of those are estimates on the high side (issue 3 makes them exact).
+    recorded_total_bytes: int  # head + tail: print_allocations()' total, arena_used_bytes()
+    min_arena_bytes: int  # smallest arena_size that allocates (Prepare and planning included)
+    # The arena to give TFLM: the larger of the two above (see nas/_tflm_arena.py)
     arena_bytes: int
     ideal_peak_bytes: int  # best order, in-place ops, no alignment: see nas/_ideal.py
     layers: tuple[LayerRow, ...]
@@ -83,7 +86,9 @@ class _GraphBuilder:
     ) -> int:
         itemsize = {"int8": 1, "int32": 4}[dtype]
         self.tensors.append(
-            TfliteTensor(len(self.tensors), name, shape, dtype, itemsize, const, False, scales)
+            TfliteTensor(
+                len(self.tensors), name, shape, dtype, itemsize, const, False, scales, scales
+            )
         )
         return len(self.tensors) - 1
 
@@ -124,8 +129,9 @@ def graph_of(spec: object) -> TfliteModel:
     axes = g.tensor("axes", (2,), "int32", const=True, scales=0)
     y = g.tensor("gap", (1, c))
     g.op("MEAN", (x, axes), (y,), KeepDims=False)
-    wt = g.tensor("fc", (spec.num_classes, c), const=True)
-    bias = g.tensor("fcb", (spec.num_classes,), "int32", const=True)
+    # The converter quantizes dense weights per output channel too.
+    wt = g.tensor("fc", (spec.num_classes, c), const=True, scales=spec.num_classes)
+    bias = g.tensor("fcb", (spec.num_classes,), "int32", const=True, scales=spec.num_classes)
     out = g.tensor("logits", (1, spec.num_classes))
     g.op("FULLY_CONNECTED", (y, wt, bias), (out,))
     return TfliteModel(
@@ -152,8 +158,11 @@ def _macs(op: TfliteOp, t: tuple[TfliteTensor, ...]) -> int:
     if op.op == "FULLY_CONNECTED":
         n_out, n_in = t[op.inputs[1]].shape
         return n_out * n_in
-    if op.op == "MEAN":
+    if op.op in ("MEAN", "ADD"):
         return math.prod(t[op.inputs[0]].shape)  # one accumulate per input element
+    if op.op in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        window = [op.options.get(k, 1) for k in ("FilterHeight", "FilterWidth")]
+        return math.prod(t[op.outputs[0]].shape) * math.prod(int(str(k)) for k in window)
     return 0
 
 
@@ -197,41 +206,16 @@ def _buffers(model: TfliteModel) -> tuple[list[Buffer], list[int]]:
     return bufs, owners
 
 
-def _tail_bytes(model: TfliteModel) -> int:
-    """TFLM's persistent allocations (the arena `tail`), estimated from the graph."""
-    t = model.tensors
-    n = 24 * len(t)  # one TfliteEvalTensor per tensor
-    n += 64 * len(model.ops)  # NodeAndRegistration structs
-    n += 64 * (len(model.inputs) + len(model.outputs)) * 2  # TfLiteTensor + quantization for I/O
-    for op in model.ops:
-        if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            channels = t[op.outputs[0]].shape[-1]
-            n += align16(4 * channels) * 2 + 64  # per-channel multipliers and shifts + OpData
-        else:
-            n += 64
-    # Interpreter-level allocations (subgraph, scratch handles, Prepare-time temporaries), kept
-    # on the high side until issue 3 models them exactly.
-    return align16(n + 1200)
-
-
-def _prepare_bytes(model: TfliteModel) -> int:
-    """Head space kernels' Prepare needs for temporaries before the plan exists (estimate).
-
-    Measured on TFLM: grows ~130 B per op (temporary TfLiteTensors, scratch requests) and
-    with the widest per-channel quantization; fitted on the fidelity models, high side.
-    """
-    widest = max((model.tensors[op.outputs[0]].shape[-1] for op in model.ops), default=0)
-    return 200 + 140 * len(model.ops) + 8 * widest
-
-
 def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
     if model.n_subgraphs != 1:
         raise TinyzooError(
             f"the model has {model.n_subgraphs} subgraphs; tinyzoo profiles single-graph models."
         )
     t = model.tensors
-    bufs, _ = _buffers(model)
+    bufs, owners = _buffers(model)
     _, head = plan(bufs)
+    n_planned = sum(1 for b, o in zip(bufs, owners, strict=True) if o < 0 or b.size)
+    arena = tflm_arena(model, head, n_planned, [len(_scratch(op, t)) for op in model.ops])
     rows = []
     for op in model.ops:
         live = sum(b.size for b in bufs if b.first <= op.index <= b.last)
@@ -251,8 +235,10 @@ def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
         params=params,
         tflite_bytes=tflite_bytes,
         activation_bytes=head,
-        persistent_bytes=_tail_bytes(model),
-        arena_bytes=_tail_bytes(model) + max(head, _prepare_bytes(model)),
+        persistent_bytes=arena.tail,
+        recorded_total_bytes=arena.recorded_total,
+        min_arena_bytes=arena.min_arena,
+        arena_bytes=max(arena.min_arena, arena.recorded_total),
         ideal_peak_bytes=ideal_peak(model),
         layers=tuple(rows),
         tflite_estimated=estimated,
@@ -260,14 +246,20 @@ def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
 
 
 def _tflite_estimate(model: TfliteModel) -> int:
-    """Upper-bound .tflite size for a spec's graph: data, per-channel quantization, framing."""
-    n = 0
+    """Upper-bound .tflite size for a spec's graph, before conversion.
+
+    Fitted on converted, trained-like models of the dscnn space: the file is the constant data
+    (each buffer padded to at most 16 bytes) and 12 bytes per quantization channel (float32
+    scale, int64 zero point), plus flatbuffer tables that grow by 180 B per tensor (shape,
+    the converter's fused layer names, buffer entry) and 88 B per op; 260 B is the rest, and
+    256 B of slack keeps it an upper bound.
+    """
+    n = 260 + 256 + 88 * len(model.ops)
     for x in model.tensors:
+        n += 180 + 12 * x.n_scales
         if x.is_constant:
-            n += x.nbytes + 12 * x.n_scales  # float32 scale + int64 zero point per channel
-        n += 120  # tensor table, shape vector, name, buffer entry
-    n += 64 * len(model.ops)
-    return n + 2048  # header, operator codes, signature defs, metadata
+            n += x.nbytes + 16
+    return n
 
 
 def profile_spec(spec: object) -> Profile:
@@ -310,6 +302,9 @@ _RANKS = {
     "MEAN": (None, None, None),
     "SOFTMAX": (None, None, None),
     "RESHAPE": (None, None, None),
+    "ADD": (None, None, None),
+    "AVERAGE_POOL_2D": (4, None, 4),
+    "MAX_POOL_2D": (4, None, 4),
 }
 
 

@@ -91,17 +91,21 @@ def allocation_record(tflite: bytes, arena_size: int = 1 << 22) -> dict[str, int
     return record
 
 
-def measure_arena(tflite: bytes) -> tuple[int, int, int, int]:
+def measure_arena(tflite: bytes, guess: int | None = None) -> tuple[int, int, int, int]:
     """(smallest arena that allocates, recorded total, head, tail), measured on TFLM.
 
-    The smallest arena is bisected, each probe in a child process. It can exceed the recorded
-    total: kernels' Prepare needs temporary allocations that the final record does not show.
+    The smallest arena is found by probing TFLM, each probe in a child process: when `guess`
+    allocates and `guess - 1` does not, that is it (two probes); otherwise bisection. It can
+    exceed the recorded total (Prepare's temporaries and the planner's scratch are not in the
+    record) or fall below it by up to 15 bytes (tail padding depends on the size mod 16).
     """
     record = allocation_record(tflite)
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "model.tflite")
         with open(path, "wb") as f:
             f.write(tflite)
+        if guess is not None and _allocates(path, guess) and not _allocates(path, guess - 1):
+            return guess, record["total"], record["head"], record["tail"]
         lo, hi = 0, record["total"]
         while not _allocates(path, hi):
             lo, hi = hi, hi * 2
@@ -116,7 +120,9 @@ def measure_arena(tflite: bytes) -> tuple[int, int, int, int]:
 
 def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = None) -> Verification:
     """Measure the arena and, given data, the int8 accuracy on TFLM's reference kernels."""
-    arena, total, head, tail = measure_arena(tflite)
+    from nas.profile import profile_tflite
+
+    arena, total, head, tail = measure_arena(tflite, guess=profile_tflite(tflite).min_arena_bytes)
     with capture_fd(2):
         ip = _interpreter(tflite, arena)
     ind, outd = ip.get_input_details(0), ip.get_output_details(0)

@@ -46,7 +46,7 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     if reasons:
         raise TinyzooError(
             f"no architecture in space {space.name!r} fits this budget ({'; '.join(reasons)}). "
-            f"The smallest, {smallest}, needs an arena of {p.arena_bytes} B (an estimate on the high side), {p.tflite_bytes} B of "
+            f"The smallest, {smallest}, needs a TFLM arena of {p.arena_bytes} B, {p.tflite_bytes} B of "
             f"flash and {p.macs} MACs: raise the budget to at least that (e.g. --max-ram {p.arena_bytes})."
         )
     return p

@@ -43,3 +43,32 @@ def build(spec: ArchSpec, *, dropout: float = 0.1) -> Any:
         x = layers.Dropout(dropout, name="drop")(x)
     out = layers.Dense(spec.num_classes, name="fc")(x)
     return keras.Model(inp, out, name="m")
+
+
+def randomize(model: Any, seed: int = 0) -> Any:
+    """Give `model` trained-looking weights without training (for fidelity checks).
+
+    A fresh model has zero biases and unit batch-norm statistics, so after folding several of
+    its constant tensors are equal and the converter stores them once: its .tflite then has
+    fewer tensors than a trained model of the same architecture. Random batch-norm parameters
+    and biases make every constant distinct, as training does.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if layer.__class__.__name__ == "BatchNormalization":  # gamma, beta, mean, variance
+            gamma, beta, mean, var = weights
+            weights = [
+                rng.uniform(0.5, 1.5, gamma.shape),
+                rng.normal(0, 0.1, beta.shape),
+                rng.normal(0, 0.1, mean.shape),
+                rng.uniform(0.5, 1.5, var.shape),
+            ]
+        else:
+            weights = [w if w.ndim > 1 else rng.normal(0, 0.1, w.shape) for w in weights]
+        layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
+    return model

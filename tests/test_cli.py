@@ -293,8 +293,8 @@ def test_profile_plot_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path:
             ("not an int8 model",),
         ),
         (
-            lambda p: p.write_bytes((DATA / "tiny_maxpool_int8.tflite").read_bytes()),
-            ("MAX_POOL_2D", "estimate"),
+            lambda p: p.write_bytes((DATA / "tiny_tanh_int8.tflite").read_bytes()),
+            ("TANH", "estimate"),
         ),
         (lambda p: p.write_bytes(TINY[: len(TINY) // 3]), ("truncated",)),
         (lambda p: None, ("no such file",)),

@@ -1,7 +1,7 @@
 """Regenerate tests/data/*.tflite: real, untrained int8 models for fast tests.
 
 - tiny_int8.tflite: a DS-CNN of the project's family (zoo, codegen and profile tests);
-- tiny_maxpool_int8.tflite: a conv + MAX_POOL_2D model, an op outside the profiler's set;
+- tiny_tanh_int8.tflite: a conv + TANH model, an op outside the profiler's set;
 - tiny_float.tflite: the DS-CNN converted without quantization (float32 throughout).
 
     .venv/bin/python tests/data/make_tiny.py
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 ARCH = "r8x8x1_c3s1c4_ds3s1c8_gap_fc10"
 OUT = Path(__file__).with_name("tiny_int8.tflite")
-OUT_MAXPOOL = Path(__file__).with_name("tiny_maxpool_int8.tflite")
+OUT_TANH = Path(__file__).with_name("tiny_tanh_int8.tflite")
 OUT_FLOAT = Path(__file__).with_name("tiny_float.tflite")
 
 
@@ -45,11 +45,10 @@ def main() -> None:
     print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {ARCH})")
 
     x = keras.Input((8, 8, 1), name="x")
-    y = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(x)
-    y = keras.layers.MaxPooling2D(2)(y)
-    y = keras.layers.Dense(2)(keras.layers.Flatten()(y))
-    OUT_MAXPOOL.write_bytes(convert_int8(keras.Model(x, y), rep))
-    print(f"wrote {OUT_MAXPOOL} ({OUT_MAXPOOL.stat().st_size} bytes)")
+    y = keras.layers.Conv2D(4, 3, padding="same", activation="tanh")(x)
+    y = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(y))
+    OUT_TANH.write_bytes(convert_int8(keras.Model(x, y), rep))
+    print(f"wrote {OUT_TANH} ({OUT_TANH.stat().st_size} bytes)")
 
     import tensorflow as tf
 
