@@ -368,8 +368,10 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             json.dumps(
                 {
                     **prof.to_dict(),
-                    "measured": {
+                    "measured": {  # on the TFLM runtime, beside the prediction above
                         "arena_bytes": out["arena"],
+                        "min_arena_bytes": v.arena_bytes,
+                        "recorded_total_bytes": v.recorded_total,
                         "head_bytes": v.head_bytes,
                         "tail_bytes": v.tail_bytes,
                     },

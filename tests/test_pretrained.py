@@ -67,3 +67,8 @@ def test_shipped_figures_re_measure_on_the_artefact(name: str) -> None:
     assert max(v.arena_bytes, v.recorded_total) == m["arena_bytes"]
     assert v.head_bytes == p.activation_bytes == m["activation_bytes"]
     assert abs(v.int8_accuracy - m["int8_accuracy"]) < 0.02
+    # The profile predicts what was measured, and the shipped profile.json is today's profile.
+    assert p.arena_bytes == m["arena_bytes"] == m["predicted_arena_bytes"]
+    shipped = json.loads((SHIPPED / name / "profile.json").read_text())
+    assert shipped.pop("measured")["arena_bytes"] == m["arena_bytes"]
+    assert shipped == json.loads(json.dumps(p.to_dict()))

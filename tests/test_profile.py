@@ -172,3 +172,46 @@ def test_peak_row_is_the_largest_live_set() -> None:
     p = profile_spec(ArchSpec.parse(ARCHS[1]))
     assert p.layers[p.peak_index].live_bytes == max(r.live_bytes for r in p.layers)
     assert p.activation_bytes >= p.layers[p.peak_index].live_bytes
+
+
+def _graph(tensors: list[tuple[tuple[int, ...], bool]], ops: list[tuple[str, tuple, tuple]]):
+    """A TfliteModel by hand: tensors as (shape, constant), ops as (op, inputs, outputs)."""
+    from nas._tflite import TfliteModel, TfliteOp, TfliteTensor
+
+    ts = tuple(
+        TfliteTensor(i, f"t{i}", shape, "int8", 1, const, False, 1, 1)
+        for i, (shape, const) in enumerate(tensors)
+    )
+    os_ = tuple(TfliteOp(i, op, ins, outs, {}) for i, (op, ins, outs) in enumerate(ops))
+    return TfliteModel(0, ts, os_, (0,), (ops[-1][2][0],), 1)
+
+
+def test_ideal_peak_takes_the_best_order_of_a_branching_graph() -> None:
+    from nas._ideal import ideal_peak
+
+    # x (100 B) feeds two branches, each a 1000-byte tensor squeezed to 10 bytes, then ADD.
+    # The file interleaves the branches (both 1000-byte tensors live at once); running one
+    # branch to its end first never holds both.
+    w = ((1, 1, 1, 1), True)
+    model = _graph(
+        [((1, 10, 10, 1), False), ((1, 10, 10, 10), False), ((1, 10, 10, 10), False),
+         ((1, 1, 1, 10), False), ((1, 1, 1, 10), False), ((1, 1, 1, 10), False), w],
+        [("CONV_2D", (0, 6), (1,)), ("CONV_2D", (0, 6), (2,)), ("CONV_2D", (1, 6), (3,)),
+         ("CONV_2D", (2, 6), (4,)), ("ADD", (3, 4), (5,))],
+    )  # fmt: skip
+    file_order_peak = 100 + 1000 + 1000
+    assert ideal_peak(model) == 100 + 1000 + 10  # x, one branch's tensor and its output
+    assert ideal_peak(model) < file_order_peak
+
+
+def test_ideal_peak_runs_depthwise_in_place() -> None:
+    from nas._ideal import ideal_peak
+
+    # 8x8x4 -> depthwise (same shape) -> 1x1 conv to 8x8x2: the depthwise output overwrites
+    # its input through one 8x8 channel buffer; the conv needs input and output side by side.
+    model = _graph(
+        [((1, 8, 8, 4), False), ((1, 8, 8, 4), False), ((1, 8, 8, 2), False),
+         ((1, 3, 3, 4), True), ((2, 1, 1, 4), True)],
+        [("DEPTHWISE_CONV_2D", (0, 3), (1,)), ("CONV_2D", (1, 4), (2,))],
+    )  # fmt: skip
+    assert ideal_peak(model) == max(256 + 64, 256 + 128)
