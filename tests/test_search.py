@@ -59,7 +59,7 @@ def test_unmeetable_budget_fails_before_training_naming_the_smallest() -> None:
     from nas.data import load_task
 
     space = get_space("dscnn")
-    with pytest.raises(TinyzooError, match=r"smallest.*needs an arena of \d+ B") as err:
+    with pytest.raises(TinyzooError, match=r"smallest.*needs a TFLM arena of \d+ B") as err:
         check_feasible(space, load_task("digits").geometry(), budget_for(None, max_ram=100))
     assert "--max-ram" in str(err.value)
 
