@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from nas.errors import TinyzooError
 
-__all__ = ["TfliteModel", "TfliteOp", "TfliteTensor", "read_tflite"]
+__all__ = ["TfliteModel", "TfliteOp", "TfliteTensor", "int8_weights", "read_tflite"]
 
 # TensorType enum -> (name, bytes per element), from the TFLite schema.
 _TYPES = {
@@ -185,3 +185,27 @@ def read_tflite(data: bytes) -> TfliteModel:
             f"corrupted or truncated .tflite ({len(data)} bytes): {type(exc).__name__}: {exc}. "
             "Re-export the model."
         ) from None
+
+
+def int8_weights(data: bytes) -> list[bytes]:
+    """The data of every int8 constant tensor (the weights), in tensor order."""
+    read_tflite(data)  # the same checks, and the same one-line errors, as profiling
+    s = _schema()
+    model = s.Model.GetRootAs(data, 0)
+    g = model.Subgraphs(0)
+    out = []
+    for i in range(g.TensorsLength()):
+        t = g.Tensors(i)
+        if _TYPES.get(t.Type(), ("",))[0] != "int8":
+            continue
+        buf = model.Buffers(t.Buffer())
+        if buf is None:
+            continue
+        if buf.Offset() > 1:  # stored after the flatbuffer (large models)
+            chunk = data[buf.Offset() : buf.Offset() + buf.Size()]
+        elif buf.DataLength():
+            chunk = buf.DataAsNumpy().tobytes()
+        else:
+            continue
+        out.append(chunk)
+    return out

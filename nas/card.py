@@ -15,6 +15,18 @@ def _signed(n: int) -> str:
     return f"+ {n}" if n >= 0 else f"- {-n}"
 
 
+def _huffman_note(m: dict[str, Any]) -> str:
+    """The entropy-coded size, with what it is and is not (only when it was measured)."""
+    if "weights_huffman_bytes" not in m:
+        return ""
+    return (
+        f"Weights: {m['weights_int8_bytes']:,} B of int8 in the .tflite; Huffman-coded, "
+        f"{m['weights_huffman_bytes']:,} B (code table included). TFLM runs the raw .tflite, so "
+        "the board's flash needs the raw figure above; the coded one is only what storing or "
+        "transmitting the weights (an update over the air) would take.\n\n"
+    )
+
+
 def model_card(entry: dict[str, Any], profile: Any) -> str:
     m = entry["metrics"]
     b = entry["budget"]
@@ -53,7 +65,7 @@ allocation record.
         )
     }
 
-Budget it was searched under: RAM {b["ram_bytes"]} B, flash {b["flash_bytes"]} B,
+{_huffman_note(m)}Budget it was searched under: RAM {b["ram_bytes"]} B, flash {b["flash_bytes"]} B,
 MACs {b["max_macs"] or "unbounded"}. The arena was measured with TFLM's reference kernels; an
 optimised kernel build (CMSIS-NN) may request different scratch memory.
 

@@ -310,11 +310,13 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
     import zoo
     from nas.card import model_card
     from nas.codegen import write_c_sources
+    from nas.huffman import weight_sizes
 
     v, prof, spec, d = out["verification"], out["profile"], out["spec"], out["data"]
     board: Board | None = out["board"]
     flash_reserved = board.flash_reserved if board else 0
     result = out["result"]
+    weights = weight_sizes(out["tflite"])
     entry = {
         "name": out["name"],
         "task": d.name,
@@ -341,6 +343,8 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "predicted_arena_bytes": out["predicted"].arena_bytes,
             "tflite_bytes": prof.tflite_bytes,
             "flash_bytes": prof.flash_bytes(flash_reserved),
+            "weights_int8_bytes": weights.int8_bytes,
+            "weights_huffman_bytes": weights.huffman_bytes,
             "macs": prof.macs,
             "params": prof.params,
             "search_wall_s": round(out["search_s"], 1),

@@ -249,6 +249,7 @@ def test_profile_json_has_the_documented_fields(
     assert data["layers"][0]["output_shape"] == [1, 8, 8, 4]
     assert sum(row["macs"] for row in data["layers"]) == data["macs"]
     assert max(row["live_bytes"] for row in data["layers"]) == data["activation_bytes"]
+    assert 0 < data["weights_int8_bytes"] < len(TINY) and data["weights_huffman_bytes"] > 0
 
 
 def test_profile_against_a_board_gives_a_verdict_per_budget_field(

@@ -18,6 +18,7 @@ from nas.errors import TinyzooError
 
 if TYPE_CHECKING:
     from nas.boards import Board, Budget
+    from nas.huffman import WeightSizes
     from nas.profile import Profile
     from zoo._entry import ZooEntry
 
@@ -421,6 +422,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from nas.boards import budget_for, get_board
+    from nas.huffman import weight_sizes
     from nas.profile import profile_tflite
 
     board = get_board(args.board) if args.board else None
@@ -432,7 +434,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         )
     if args.plot and not args.plot.lower().endswith(".png"):
         raise TinyzooError(f"--plot {args.plot}: the plot is a PNG; name the file *.png.")
-    prof = profile_tflite(path.read_bytes())
+    data = path.read_bytes()
+    prof = profile_tflite(data)
+    weights = weight_sizes(data)
     budget = budget_for(board) if board else None
     flash = prof.flash_bytes(board.flash_reserved) if board else prof.tflite_bytes
     verdicts = _verdicts(prof, budget) if budget else []
@@ -447,17 +451,19 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             ram_budget=budget.ram_bytes if budget else None,
         )
     if args.json:
-        data = prof.to_dict()
-        data.update(
+        out = prof.to_dict()
+        out.update(
             file=str(path),
             flash_bytes=flash,
+            weights_int8_bytes=weights.int8_bytes,
+            weights_huffman_bytes=weights.huffman_bytes,
             board=board.name if board else None,
             fits=fits,
             budget=budget.to_dict() if budget else None,
         )
-        _print_json(data)
+        _print_json(out)
         return 0
-    _print_profile(prof, path.name, board, flash, verdicts)
+    _print_profile(prof, path.name, board, flash, verdicts, weights)
     if args.plot:
         _console().print(f"plot written to {args.plot}")
     return 0
@@ -469,6 +475,7 @@ def _print_profile(
     board: Board | None,
     flash: int,
     verdicts: list[tuple[str, int, int]],
+    weights: WeightSizes,
 ) -> None:
     from rich.table import Table
 
@@ -488,6 +495,11 @@ def _print_profile(
     facts = [
         ("MACs / params", f"{prof.macs:,} / {prof.params:,}"),
         (".tflite", f"{prof.tflite_bytes:,} B"),
+        (
+            "weights, Huffman-coded",
+            f"{weights.huffman_bytes:,} B of {weights.int8_bytes:,} B int8 "
+            "(storage/transfer only: TFLM needs the raw .tflite)",
+        ),
         ("flash", f"{flash:,} B{reserve}"),
         ("activations (TFLM head)", f"{prof.activation_bytes:,} B, peak at op {peak}"),
         ("persistent (TFLM tail)", f"{prof.persistent_bytes:,} B"),
