@@ -49,30 +49,41 @@ def train(
     batch_size: int = 128,
     learning_rate: float = 3e-3,
     on_epoch: Callable[[int, float], bool] | None = None,
+    teacher_logits: np.ndarray | None = None,
+    temperature: float = 4.0,
+    alpha: float = 0.5,
 ) -> TrainResult:
     """Train `searchspaces.build(spec)`. `on_epoch(epoch, val_acc)` returning True stops early.
 
+    With `teacher_logits` (one row per training image) the training distils: see nas.distill.
     The best epoch's weights (by validation accuracy) are kept.
     """
     _setup(seed)
     import keras
 
+    from nas.distill import distilling, pack_targets
     from searchspaces._build import build
 
     model = build(spec)
     steps = max(1, int(np.ceil(len(x_train) / batch_size))) * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
+    fitted, targets = model, y_train
+    if teacher_logits is not None:
+        fitted = distilling(model, temperature=temperature, alpha=alpha)
+        targets = pack_targets(y_train, teacher_logits)
+        fitted.compile(optimizer=keras.optimizers.Adam(schedule))
+    else:
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
     rng = np.random.default_rng(seed)
     best, best_weights, history = -1.0, None, []
     for epoch in range(epochs):
         order = rng.permutation(len(x_train))
-        model.fit(
+        fitted.fit(
             x_train[order],
-            y_train[order],
+            targets[order],
             batch_size=batch_size,
             epochs=1,
             verbose=0,

@@ -39,6 +39,10 @@ class Space(abc.ABC):
     def smallest(self, geometry: Geometry) -> ArchSpec:
         """The member with the least memory and flash: used to report what is feasible."""
 
+    @abc.abstractmethod
+    def widest(self, geometry: Geometry) -> ArchSpec:
+        """A large member with no budget in mind: the default distillation teacher."""
+
     def build(self, spec: ArchSpec) -> Any:
         from searchspaces._build import build
 

@@ -69,5 +69,20 @@ class DSCNNSpace(Space):
             * self.min_blocks,
         )
 
+    def widest(self, geometry: Geometry) -> ArchSpec:
+        """A teacher: the largest resolution, the widest channels, the most blocks."""
+        r = max(geometry.resolutions)
+        # Down-sample twice on small inputs, three times from 16 pixels up.
+        strides = (2, 1, 2, 1, 2) if r >= 16 else (1, 1, 2, 1, 1)
+        return ArchSpec(
+            input_shape=(r, r, geometry.channels),
+            num_classes=geometry.num_classes,
+            stem=ConvBlock(min(self.stem_kernels), min(self.stem_strides), max(self.stem_channels)),
+            blocks=tuple(
+                DSBlock(min(self.kernels), s, max(self.channels))
+                for s in strides[: self.max_blocks]
+            ),
+        )
+
 
 DSCNN = register_space(DSCNNSpace())

@@ -1,0 +1,82 @@
+"""Knowledge distillation (Hinton et al. 2015): a student learns from a teacher's soft targets.
+
+The loss is `alpha * CE(labels, student) + (1 - alpha) * T^2 * KL(softmax(teacher / T) ||
+softmax(student / T))`. The teacher's logits are computed once per training image, at the
+teacher's own input resolution, and ride along with the labels: the student may see the same
+images at a lower resolution, and no epoch pays for a teacher forward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from nas.errors import TinyzooError
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_TEMPERATURE", "check_params", "distilling", "pack_targets"]
+
+# Provisional, from the usual range in the literature (T 2 to 8, alpha about 0.5): not yet
+# chosen on validation data; bench/compress.py (issue 4) is to choose and record them.
+DEFAULT_TEMPERATURE = 4.0
+DEFAULT_ALPHA = 0.5
+
+
+def check_params(temperature: float, alpha: float) -> None:
+    if not temperature > 0:
+        raise TinyzooError(
+            f"--temperature must be above 0, got {temperature}; soft targets need T > 0 "
+            f"(typical: 2 to 8, default {DEFAULT_TEMPERATURE})."
+        )
+    if not 0 <= alpha <= 1:
+        raise TinyzooError(
+            f"--alpha must be in [0, 1] (the weight of the hard labels; 1 - alpha goes to the "
+            f"teacher's soft targets), got {alpha}. Default {DEFAULT_ALPHA}."
+        )
+
+
+def pack_targets(labels: np.ndarray, teacher_logits: np.ndarray) -> np.ndarray:
+    """One float32 array per sample: [label, teacher logit 0, ..., teacher logit C-1]."""
+    if len(labels) != len(teacher_logits):
+        raise ValueError(f"{len(labels)} labels but {len(teacher_logits)} teacher rows")
+    return np.concatenate([labels[:, None].astype(np.float32), teacher_logits], axis=1)
+
+
+def distilling(student: Any, *, temperature: float, alpha: float) -> Any:
+    """Wrap `student` (logits out) so that `fit(x, pack_targets(y, teacher_logits))` distils.
+
+    The wrapper shares the student's layers: train the wrapper, keep `student`.
+    """
+    check_params(temperature, alpha)
+    import keras
+    from keras import ops
+
+    class Distilled(keras.Model):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(name="distilled")
+            self.student = student
+
+        def call(self, x: Any, training: bool = False) -> Any:
+            return self.student(x, training=training)
+
+        def compute_loss(
+            self,
+            x: Any = None,
+            y: Any = None,
+            y_pred: Any = None,
+            sample_weight: Any = None,
+            training: bool = True,
+        ) -> Any:
+            labels = ops.cast(y[:, 0], "int32")
+            soft = y[:, 1:]
+            hard = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
+            t = temperature
+            p_teacher = ops.softmax(soft / t, axis=-1)
+            log_p_student = ops.log_softmax(y_pred / t, axis=-1)
+            log_p_teacher = ops.log_softmax(soft / t, axis=-1)
+            kl = ops.sum(p_teacher * (log_p_teacher - log_p_student), axis=-1) * (t * t)
+            loss = alpha * ops.mean(hard) + (1.0 - alpha) * ops.mean(kl)
+            losses = self.losses  # regularisers, if any
+            return loss + ops.sum(losses) if losses else loss
+
+    return Distilled()
