@@ -14,9 +14,24 @@ from typing import Any
 import numpy as np
 
 from nas.boards import Board, Budget, budget_for, get_board
+from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
 
-__all__ = ["Interrupted", "Recipe", "RECIPES", "run_search", "zoo_name"]
+__all__ = ["Interrupted", "Recipe", "RECIPES", "register_bundle", "run_search", "zoo_name"]
+
+
+@dataclass(frozen=True)
+class Distil:
+    """How the winner's final training distils: no teacher means plain training."""
+
+    teacher: Any  # nas.teacher.Teacher | None
+    temperature: float
+    alpha: float
+
+    def describe(self) -> str:
+        if self.teacher is None:
+            return "no distillation"
+        return f"distilled from {self.teacher.entry.ref} (T {self.temperature}, alpha {self.alpha})"
 
 
 class Interrupted(TinyzooError):
@@ -75,9 +90,15 @@ def run_search(
     study_name: str | None = None,
     recipe: Recipe | None = None,
     epochs: int | None = None,
+    teacher: str = "auto",
+    temperature: float = DEFAULT_TEMPERATURE,
+    alpha: float = DEFAULT_ALPHA,
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
+
+    The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
+    trained and registered on first use; a zoo name; or "none").
 
     Returns the registered `zoo.ZooEntry`.
     """
@@ -85,9 +106,11 @@ def run_search(
 
     from nas.data import load_task
     from nas.search import check_feasible
+    from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
     console = console or Console(stderr=True)
+    check_params(temperature, alpha)
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
     b = get_board(board) if board else None
@@ -105,6 +128,14 @@ def run_search(
     study_name = study_name or f"{name}-{sp.name}-s{seed}"
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
     journal.parent.mkdir(parents=True, exist_ok=True)
+    # A wrong --teacher fails here, before any output; a missing teacher is trained here.
+    distil = Distil(
+        teacher=resolve_teacher(
+            teacher, data=data, space=sp, seed=seed, tracking_uri=tracking_uri, console=console
+        ),
+        temperature=temperature,
+        alpha=alpha,
+    )
     console.print(
         f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
         f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "
@@ -113,6 +144,7 @@ def run_search(
     try:
         return _run(
             name=name,
+            distil=distil,
             board=b,
             budget=budget,
             space=sp,
@@ -136,6 +168,7 @@ def run_search(
 def _run(
     *,
     name: str,
+    distil: Distil,
     board: Board | None,
     budget: Budget,
     space: Any,
@@ -227,8 +260,9 @@ def _run(
     for rank, cand in enumerate(result.ranked[: recipe.finalists], start=1):
         console.print(f"[bold]final[/] #{rank} {cand.spec} (proxy val {cand.val_accuracy:.3f})")
         out = _finalise(
-            cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console
-        )
+            cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
+            distil=distil,
+        )  # fmt: skip
         if out is None:
             continue
         out.update(
@@ -244,6 +278,7 @@ def _run(
             recipe=recipe,
             proxy_val=cand.val_accuracy,
             rank=rank,
+            distil=distil,
         )
         return _register(out, tracking_uri=tracking_uri, console=console)
     raise TinyzooError(
@@ -253,15 +288,24 @@ def _run(
 
 
 def _finalise(
-    spec: Any, *, data: Any, recipe: Recipe, seed: int, budget: Budget, console: Any
+    spec: Any,
+    *,
+    data: Any,
+    recipe: Recipe,
+    seed: int,
+    budget: Budget,
+    console: Any,
+    distil: Distil,
 ) -> dict[str, Any] | None:
     from nas.profile import profile_spec, profile_tflite
     from nas.quantize import convert_int8, verify
     from nas.train import accuracy, train
 
     d = data.at_resolution(spec.input_shape[0])
+    logits = distil.teacher.logits(data) if distil.teacher is not None else None
     with console.status(
-        f"training {spec} for {recipe.final_epochs} epochs on {len(d.x_train)} images"
+        f"training {spec} for {recipe.final_epochs} epochs on {len(d.x_train)} images, "
+        f"{distil.describe()}"
     ):
         res = train(
             spec,
@@ -272,6 +316,9 @@ def _finalise(
             epochs=recipe.final_epochs,
             seed=seed,
             batch_size=recipe.batch_size,
+            teacher_logits=logits,
+            temperature=distil.temperature,
+            alpha=distil.alpha,
         )
     float_acc = accuracy(res.model, d.x_test, d.y_test)
     rng = np.random.default_rng(seed)
@@ -307,9 +354,6 @@ def _finalise(
 
 
 def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) -> Any:
-    import zoo
-    from nas.card import model_card
-    from nas.codegen import write_c_sources
     from nas.huffman import weight_sizes
 
     v, prof, spec, d = out["verification"], out["profile"], out["spec"], out["data"]
@@ -362,18 +406,43 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "final_epochs": out["recipe"].final_epochs,
             "proxy_samples": out["recipe"].proxy_samples,
             "proxy_epochs": out["recipe"].proxy_epochs,
+            "teacher": out["distil"].teacher.entry.ref if out["distil"].teacher else "none",
+            "temperature": out["distil"].temperature,
+            "alpha": out["distil"].alpha,
         },
     }
+    return register_bundle(
+        entry, out["tflite"], v, prof, arena=out["arena"], tracking_uri=tracking_uri,
+        console=console,
+    )  # fmt: skip
+
+
+def register_bundle(
+    entry: dict[str, Any],
+    tflite: bytes,
+    v: Any,
+    prof: Any,
+    *,
+    arena: int,
+    tracking_uri: str | None,
+    console: Any,
+    extra_files: dict[str, bytes] | None = None,
+) -> Any:
+    """Write the bundle (model, C sources, profile, entry, card, extras) and register it."""
+    import zoo
+    from nas.card import model_card
+    from nas.codegen import write_c_sources
+
     bundle = Path(tempfile.mkdtemp(prefix="tinyzoo-bundle-"))
     try:
-        (bundle / "model.tflite").write_bytes(out["tflite"])
-        write_c_sources(out["tflite"], bundle, arena_bytes=out["arena"])
+        (bundle / "model.tflite").write_bytes(tflite)
+        write_c_sources(tflite, bundle, arena_bytes=arena)
         (bundle / "profile.json").write_text(
             json.dumps(
                 {
                     **prof.to_dict(),
                     "measured": {  # on the TFLM runtime, beside the prediction above
-                        "arena_bytes": out["arena"],
+                        "arena_bytes": arena,
                         "min_arena_bytes": v.arena_bytes,
                         "recorded_total_bytes": v.recorded_total,
                         "head_bytes": v.head_bytes,
@@ -385,8 +454,9 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
         )
         (bundle / "entry.json").write_text(json.dumps(entry, indent=2))
         (bundle / "README.md").write_text(model_card(entry, prof))
+        for fname, data in (extra_files or {}).items():
+            (bundle / fname).write_bytes(data)
         with console.status("registering in the zoo"):
-            registered = zoo.register(bundle, tracking_uri=tracking_uri)
+            return zoo.register(bundle, tracking_uri=tracking_uri)
     finally:
         shutil.rmtree(bundle, ignore_errors=True)
-    return registered

@@ -56,3 +56,97 @@ def test_with_alpha_0_the_student_follows_the_teacher_not_the_labels() -> None:
         batch_size=32, teacher_logits=teacher_logits, temperature=2.0, alpha=0.0,
     )  # fmt: skip
     assert res.val_accuracy > 0.8  # measured against the shifted validation labels
+
+
+# --- teachers -------------------------------------------------------------------------------
+
+
+def _run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from zoo.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--temperature", "0"), ("--alpha", "1.5")])
+def test_bad_distillation_flags_exit_2_before_any_work(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    code, err = _run_cli(capsys, "search", "--board", "l010", "--task", "digits", flag, value)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and flag in err
+
+
+def test_teacher_of_another_task_is_refused(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, tmp_path
+) -> None:
+    from test_zoo import make_bundle
+
+    import zoo
+
+    zoo.register(make_bundle(tmp_path / "f", name="fashion-15k", task="fashion", board=None))
+    code, err = _run_cli(
+        capsys, "search", "--board", "l010", "--task", "digits", "--teacher", "fashion-15k"
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "trained for task 'fashion'" in err and "same task and labels" in err
+
+
+def test_a_model_without_float_weights_cannot_teach(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, tmp_path
+) -> None:
+    from test_zoo import make_bundle
+
+    import zoo
+
+    zoo.register(make_bundle(tmp_path / "d"))  # digits-l010: an int8 student, no teacher.weights.h5
+    code, err = _run_cli(
+        capsys, "search", "--board", "l010", "--task", "digits", "--teacher", "digits-l010"
+    )
+    assert code == 2 and "has no teacher.weights.h5" in err
+
+
+@pytest.mark.slow
+def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str) -> None:
+    from rich.console import Console
+
+    import zoo
+    from nas.data import load_task
+    from nas.teacher import KERAS_FILE, resolve_teacher
+
+    data, space = load_task("digits"), get_space("dscnn")
+    kwargs = dict(data=data, space=space, seed=0, tracking_uri=None, console=Console(quiet=True))
+    first = resolve_teacher("auto", **kwargs)
+    assert first is not None and first.entry.name == "teacher-digits"
+    assert first.entry.arch == str(space.widest(data.geometry()))
+    assert KERAS_FILE in first.entry.sha256 and first.entry.float_accuracy > 0.95
+    again = resolve_teacher("auto", **kwargs)  # found in the zoo: no second training
+    assert again is not None and again.entry.ref == first.entry.ref == "teacher-digits/1"
+    np.testing.assert_allclose(again.logits(data), first.logits(data), rtol=1e-5, atol=1e-5)
+    assert [e.name for e in zoo.list_models()] == ["teacher-digits"]
+    assert resolve_teacher("none", **kwargs) is None
+
+
+def test_the_shipped_teacher_is_found_without_training(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from nas.data import load_task
+    from nas.teacher import resolve_teacher
+
+    shipped = Path(__file__).resolve().parents[1] / "zoo" / "pretrained"
+    monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(shipped))
+    data = load_task("digits")
+    teacher = resolve_teacher(
+        "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=None,
+        console=Console(quiet=True),
+    )  # fmt: skip
+    assert teacher is not None and teacher.entry.source == "pretrained"
+    logits = teacher.logits(data)
+    assert logits.shape == (len(data.x_train), 10)
+    assert np.mean(np.argmax(logits, axis=1) == data.y_train) > 0.95  # its weights, loaded

@@ -28,6 +28,15 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
     budget_ram = 20 * 1024 - 5 * 1024
     assert 0 < entry.arena_bytes <= budget_ram
     assert entry.int8_accuracy > 0.8
+    # Distilled from the digits teacher, trained and registered on first use.
+    from zoo._store import make_client
+
+    params = make_client(tracking_uri).get_run(entry.run_id).data.params
+    assert (params["teacher"], params["temperature"], params["alpha"]) == (
+        "teacher-digits/1",
+        "4.0",
+        "0.5",
+    )
 
     out = zoo.pull(f"{entry.name}/{entry.version}", tmp_path / "pulled", tracking_uri=tracking_uri)
     names = {p.name for p in out.iterdir()}
@@ -68,6 +77,8 @@ def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_pa
         "digits",
         "--trials",
         "200",
+        "--teacher",
+        "none",
     ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"

@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--space", default="dscnn", help="search space (default dscnn)")
     s.add_argument("--data", metavar="DIR", help="your own dataset folder (see README)")
     s.add_argument("--study", metavar="NAME", help="Optuna study name; rerun with it to resume")
+    s.add_argument(
+        "--teacher",
+        default="auto",
+        metavar="NAME|none",
+        help="distil the winner from this zoo teacher (default: teacher-<task>, trained once)",
+    )
+    s.add_argument(
+        "--temperature", type=float, default=4.0, metavar="T", help="distillation temperature (4)"
+    )
+    s.add_argument(
+        "--alpha", type=float, default=0.5, help="weight of the hard labels in distillation (0.5)"
+    )
     _add_uri(s)
 
     ls = sub.add_parser("list", help="the zoo's models (each one's champion version)")
@@ -270,6 +282,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
     if args.epochs is not None and args.epochs < 1:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
+    from nas.distill import check_params
+
+    check_params(args.temperature, args.alpha)  # before TensorFlow loads
     from nas.pipeline import Interrupted, run_search
 
     try:
@@ -287,6 +302,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
             tracking_uri=args.tracking_uri,
             study_name=args.study,
             epochs=args.epochs,
+            teacher=args.teacher,
+            temperature=args.temperature,
+            alpha=args.alpha,
         )
     except Interrupted as e:
         sys.stderr.write(_one_line(e) + "\n")  # it says it was interrupted and how to resume
