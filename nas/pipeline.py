@@ -131,7 +131,13 @@ def run_search(
     # A wrong --teacher fails here, before any output; a missing teacher is trained here.
     distil = Distil(
         teacher=resolve_teacher(
-            teacher, data=data, space=sp, seed=seed, tracking_uri=tracking_uri, console=console
+            teacher,
+            data=data,
+            space=sp,
+            # One teacher per data split: builtin tasks' splits are fixed, a folder's follows seed.
+            seed=seed if data_dir is not None else 0,
+            tracking_uri=tracking_uri,
+            console=console,
         ),
         temperature=temperature,
         alpha=alpha,
