@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -40,7 +38,7 @@ def run_task(task: str, seeds: int, epochs: int | None, store: str) -> list[str]
     from nas.data import load_task
     from nas.huffman import weight_sizes
     from nas.pipeline import RECIPES
-    from nas.quantize import convert_int8, verify
+    from nas.quantize import convert_and_verify
     from nas.teacher import resolve_teacher
     from nas.train import accuracy, train
     from searchspaces import ArchSpec, get_space
@@ -66,12 +64,7 @@ def run_task(task: str, seeds: int, epochs: int | None, store: str) -> list[str]
                 batch_size=recipe.batch_size,
                 teacher_logits=logits if mode == "distilled" else None,
             )  # fmt: skip
-            rng = np.random.default_rng(seed)
-            rep = d.x_train[
-                rng.choice(len(d.x_train), size=min(500, len(d.x_train)), replace=False)
-            ]
-            tflite = convert_int8(res.model, rep)
-            v = verify(tflite, d.x_test, d.y_test)
+            tflite, v = convert_and_verify(res.model, d, seed)
             r = results.setdefault(mode, {})
             r.setdefault("float", []).append(accuracy(res.model, d.x_test, d.y_test))
             r.setdefault("int8", []).append(float(v.int8_accuracy or 0.0))

@@ -11,8 +11,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nas.boards import Board, Budget, budget_for, get_board
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
@@ -304,7 +302,7 @@ def _finalise(
     distil: Distil,
 ) -> dict[str, Any] | None:
     from nas.profile import profile_spec, profile_tflite
-    from nas.quantize import convert_int8, verify
+    from nas.quantize import convert_and_verify
     from nas.train import accuracy, train
 
     d = data.at_resolution(spec.input_shape[0])
@@ -327,11 +325,8 @@ def _finalise(
             alpha=distil.alpha,
         )
     float_acc = accuracy(res.model, d.x_test, d.y_test)
-    rng = np.random.default_rng(seed)
-    rep = d.x_train[rng.choice(len(d.x_train), size=min(500, len(d.x_train)), replace=False)]
     with console.status("int8 conversion and TFLM verification"):
-        tflite = convert_int8(res.model, rep)
-        v = verify(tflite, d.x_test, d.y_test)
+        tflite, v = convert_and_verify(res.model, d, seed)
     measured = profile_tflite(tflite)
     predicted = profile_spec(spec)
     arena = max(v.arena_bytes, v.recorded_total)

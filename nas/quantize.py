@@ -19,7 +19,14 @@ import numpy as np
 from nas._quiet import capture_fd, quiet_tensorflow
 from nas.errors import TinyzooError
 
-__all__ = ["Verification", "convert_int8", "measure_arena", "verify", "quiet_tensorflow"]
+__all__ = [
+    "Verification",
+    "convert_int8",
+    "convert_and_verify",
+    "measure_arena",
+    "verify",
+    "quiet_tensorflow",
+]
 
 
 def convert_int8(model: Any, representative: np.ndarray) -> bytes:
@@ -152,3 +159,12 @@ def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = No
         output_scale=out_scale,
         output_zero_point=out_zp,
     )
+
+
+def convert_and_verify(model: Any, data: Any, seed: int) -> tuple[bytes, Verification]:
+    """int8-convert `model` (calibrated on up to 500 seeded training images of `data`, a
+    Dataset at the model's resolution) and verify it on TFLM over the test split."""
+    rng = np.random.default_rng(seed)
+    n = len(data.x_train)
+    tflite = convert_int8(model, data.x_train[rng.choice(n, size=min(500, n), replace=False)])
+    return tflite, verify(tflite, data.x_test, data.y_test)

@@ -117,7 +117,7 @@ def _train_and_register(
 ) -> Teacher:
     from nas.pipeline import register_bundle
     from nas.profile import profile_spec, profile_tflite
-    from nas.quantize import convert_int8, verify
+    from nas.quantize import convert_and_verify
     from nas.train import accuracy, train
     from searchspaces._build import build
 
@@ -133,11 +133,8 @@ def _train_and_register(
             batch_size=batch,
         )  # fmt: skip
     float_acc = accuracy(res.model, d.x_test, d.y_test)
-    rng = np.random.default_rng(seed)
-    rep = d.x_train[rng.choice(len(d.x_train), size=min(500, len(d.x_train)), replace=False)]
     with console.status("teacher: int8 conversion and TFLM verification"):
-        tflite = convert_int8(res.model, rep)
-        v = verify(tflite, d.x_test, d.y_test)
+        tflite, v = convert_and_verify(res.model, d, seed)
     prof = profile_tflite(tflite)
     arena = max(v.arena_bytes, v.recorded_total)
     console.print(
