@@ -27,6 +27,22 @@ def _huffman_note(m: dict[str, Any]) -> str:
     )
 
 
+def _compression(entry: dict[str, Any]) -> str:
+    """The per-stage table, for entries the compression chain produced."""
+    if not entry.get("compression"):
+        return ""
+    from nas.compress import report_markdown
+
+    p = entry.get("params", {})
+    how = f"teacher {p.get('teacher', 'none')}"
+    if p.get("teacher", "none") != "none":
+        how += f", T {p.get('temperature')}, alpha {p.get('alpha')}"
+    return (
+        f"## Compression\n\nWhat each stage of the final training bought ({how}; "
+        f"validation and test splits of the task).\n\n{report_markdown(entry['compression'])}\n"
+    )
+
+
 def model_card(entry: dict[str, Any], profile: Any) -> str:
     m = entry["metrics"]
     b = entry["budget"]
@@ -69,7 +85,7 @@ allocation record.
 MACs {b["max_macs"] or "unbounded"}. The arena was measured with TFLM's reference kernels; an
 optimised kernel build (CMSIS-NN) may request different scratch memory.
 
-## Input and output
+{_compression(entry)}## Input and output
 
 - Input: int8 tensor of shape 1x{"x".join(map(str, entry["input_shape"]))}.
 - Preprocessing: {entry["preprocessing"]}; then `q = clamp(round(x / {iq["scale"]:.9g}) {

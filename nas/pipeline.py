@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.boards import Board, Budget, budget_for, get_board
+from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
 
@@ -63,6 +64,20 @@ def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
     return f"{task}-custom"
 
 
+def check_prune_reachable(space: Any, geometry: Any, fraction: float) -> None:
+    """Refuse, before any training, a --prune that no architecture of the space can reach."""
+    from nas.prune import max_fraction
+
+    widest = space.widest(geometry)
+    most = max_fraction(widest, space)
+    if fraction > most:
+        raise TinyzooError(
+            f"--prune {fraction:g} cannot be reached in the {space.name} space: even its widest "
+            f"member {widest} loses only {100 * most:.1f} % of its MACs at the narrowest channels. "
+            f"Use --prune {int(most * 100) / 100:g} or less."
+        )
+
+
 def _studies_dir(tracking_uri: str | None) -> Path:
     from zoo._store import resolve_tracking_uri
 
@@ -91,12 +106,14 @@ def run_search(
     teacher: str = "auto",
     temperature: float = DEFAULT_TEMPERATURE,
     alpha: float = DEFAULT_ALPHA,
+    compress: Compress | None = None,
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
 
     The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
-    trained and registered on first use; a zoo name; or "none").
+    trained and registered on first use; a zoo name; or "none"), then goes through the
+    compression chain `compress` (nas.compress: pruning, PTQ, QAT), each stage measured.
 
     Returns the registered `zoo.ZooEntry`.
     """
@@ -109,6 +126,8 @@ def run_search(
 
     console = console or Console(stderr=True)
     check_params(temperature, alpha)
+    compress = compress or Compress()
+    check_options(compress)
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
     b = get_board(board) if board else None
@@ -117,6 +136,8 @@ def run_search(
     data = load_task(task, data_dir=data_dir, seed=seed)
     geometry = data.geometry()
     check_feasible(sp, geometry, budget)  # before any training
+    if compress.prune is not None:
+        check_prune_reachable(sp, geometry, compress.prune)
     recipe = recipe or RECIPES.get(data.name, DEFAULT_RECIPE)
     if epochs is not None:
         if epochs < 1:
@@ -149,6 +170,7 @@ def run_search(
         return _run(
             name=name,
             distil=distil,
+            compress=compress,
             board=b,
             budget=budget,
             space=sp,
@@ -173,6 +195,7 @@ def _run(
     *,
     name: str,
     distil: Distil,
+    compress: Compress,
     board: Board | None,
     budget: Budget,
     space: Any,
@@ -265,7 +288,7 @@ def _run(
         console.print(f"[bold]final[/] #{rank} {cand.spec} (proxy val {cand.val_accuracy:.3f})")
         out = _finalise(
             cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
-            distil=distil,
+            distil=distil, compress=compress, space=space,
         )  # fmt: skip
         if out is None:
             continue
@@ -283,6 +306,7 @@ def _run(
             proxy_val=cand.val_accuracy,
             rank=rank,
             distil=distil,
+            compress=compress,
         )
         return _register(out, tracking_uri=tracking_uri, console=console)
     raise TinyzooError(
@@ -300,39 +324,24 @@ def _finalise(
     budget: Budget,
     console: Any,
     distil: Distil,
+    compress: Compress,
+    space: Any,
 ) -> dict[str, Any] | None:
     from nas.profile import profile_spec, profile_tflite
-    from nas.quantize import convert_and_verify
-    from nas.train import accuracy, train
 
     d = data.at_resolution(spec.input_shape[0])
     logits = distil.teacher.logits(data) if distil.teacher is not None else None
-    with console.status(
-        f"training {spec} for {recipe.final_epochs} epochs on {len(d.x_train)} images, "
-        f"{distil.describe()}"
-    ):
-        res = train(
-            spec,
-            d.x_train,
-            d.y_train,
-            d.x_val,
-            d.y_val,
-            epochs=recipe.final_epochs,
-            seed=seed,
-            batch_size=recipe.batch_size,
-            teacher_logits=logits,
-            temperature=distil.temperature,
-            alpha=distil.alpha,
-        )
-    float_acc = accuracy(res.model, d.x_test, d.y_test)
-    with console.status("int8 conversion and TFLM verification"):
-        tflite, v = convert_and_verify(res.model, d, seed)
+    out = run_chain(
+        spec, d=d, recipe=recipe, seed=seed, distil=distil, logits=logits, options=compress,
+        space=space, console=console,
+    )  # fmt: skip
+    spec, tflite, v = out.spec, out.tflite, out.verification
     measured = profile_tflite(tflite)
     predicted = profile_spec(spec)
     arena = max(v.arena_bytes, v.recorded_total)
     reasons = budget.violations(arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs)
     console.print(
-        f"  float test {float_acc:.4f} · int8 test {v.int8_accuracy:.4f} · TFLM arena {arena} B "
+        f"  int8 test {v.int8_accuracy:.4f} (float {out.float_test:.4f}) · TFLM arena {arena} B "
         f"(predicted before training {predicted.arena_bytes} B; activations {v.head_bytes} B) · "
         f"tflite {len(tflite)} B"
     )
@@ -348,8 +357,9 @@ def _finalise(
         "profile": measured,
         "predicted": predicted,
         "arena": arena,
-        "float_acc": float_acc,
-        "val_acc": res.val_accuracy,
+        "float_acc": out.float_test,
+        "val_acc": out.float_val,
+        "stages": out.stages,
         "data": d,
     }
 
@@ -399,6 +409,7 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "trials_pruned": result.outcomes["pruned"],
             "trials_repeat": result.outcomes["repeat"],
             "test_samples": v.n_eval,
+            **metrics(out["stages"]),
         },
         "params": {
             "study": result.study_name,
@@ -410,11 +421,19 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "teacher": out["distil"].teacher.entry.ref if out["distil"].teacher else "none",
             "temperature": out["distil"].temperature,
             "alpha": out["distil"].alpha,
+            "prune": out["compress"].prune or 0,
+            "qat": "forced" if out["compress"].qat else f"auto > {out['compress'].qat_threshold}",
+            "compression": " > ".join(st.key for st in out["stages"]),
         },
+        "compression": [st.to_dict() for st in out["stages"]],
     }
     return register_bundle(
         entry, out["tflite"], v, prof, arena=out["arena"], tracking_uri=tracking_uri,
         console=console,
+        extra_files={
+            "compression.json": json.dumps(entry["compression"], indent=2).encode(),
+            "compression.md": report_markdown(entry["compression"]).encode(),
+        },
     )  # fmt: skip
 
 

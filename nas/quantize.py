@@ -24,6 +24,7 @@ __all__ = [
     "convert_int8",
     "convert_and_verify",
     "measure_arena",
+    "tflm_accuracy",
     "verify",
     "quiet_tensorflow",
 ]
@@ -125,6 +126,24 @@ def measure_arena(tflite: bytes, guess: int | None = None) -> tuple[int, int, in
     return hi, record["total"], record["head"], record["tail"]
 
 
+def _accuracy(ip: Any, x: np.ndarray, y: np.ndarray, scale: float, zero_point: int) -> float | None:
+    q = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+    correct = 0
+    for i in range(len(q)):
+        ip.set_input(q[i : i + 1], 0)
+        ip.invoke()
+        correct += int(np.argmax(ip.get_output(0)[0]) == y[i])
+    return correct / len(q) if len(q) else None
+
+
+def tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray, arena_bytes: int) -> float | None:
+    """int8 accuracy of `tflite` on TFLM's reference kernels over float inputs `x`."""
+    with capture_fd(2):
+        ip = _interpreter(tflite, arena_bytes)
+    iq = ip.get_input_details(0)["quantization_parameters"]
+    return _accuracy(ip, x, y, float(iq["scales"][0]), int(iq["zero_points"][0]))
+
+
 def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = None) -> Verification:
     """Measure the arena and, given data, the int8 accuracy on TFLM's reference kernels."""
     from nas.profile import profile_tflite
@@ -139,14 +158,7 @@ def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = No
     acc = None
     n = 0
     if x is not None and y is not None:
-        q = np.clip(np.round(x / in_scale) + in_zp, -128, 127).astype(np.int8)
-        correct = 0
-        for i in range(len(q)):
-            ip.set_input(q[i : i + 1], 0)
-            ip.invoke()
-            correct += int(np.argmax(ip.get_output(0)[0]) == y[i])
-        n = len(q)
-        acc = correct / n if n else None
+        acc, n = _accuracy(ip, x, y, in_scale, in_zp), len(x)
     return Verification(
         arena_bytes=arena,
         recorded_total=total,

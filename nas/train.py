@@ -52,11 +52,13 @@ def train(
     teacher_logits: np.ndarray | None = None,
     temperature: float = 4.0,
     alpha: float = 0.5,
+    model: Any = None,
 ) -> TrainResult:
     """Train `searchspaces.build(spec)`. `on_epoch(epoch, val_acc)` returning True stops early.
 
     With `teacher_logits` (one row per training image) the training distils: see nas.distill.
-    The best epoch's weights (by validation accuracy) are kept.
+    Given `model` (already built, e.g. pruned or fake-quantized), that model is trained on
+    instead: fine-tuning. The best epoch's weights (by validation accuracy) are kept.
     """
     _setup(seed)
     import keras
@@ -64,7 +66,7 @@ def train(
     from nas.distill import distilling, pack_targets
     from searchspaces._build import build
 
-    model = build(spec)
+    model = build(spec) if model is None else model
     steps = max(1, int(np.ceil(len(x_train) / batch_size))) * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
     fitted, targets = model, y_train

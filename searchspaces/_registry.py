@@ -43,6 +43,10 @@ class Space(abc.ABC):
     def widest(self, geometry: Geometry) -> ArchSpec:
         """A large member with no budget in mind: the default distillation teacher."""
 
+    @abc.abstractmethod
+    def narrowest(self, spec: ArchSpec) -> ArchSpec:
+        """`spec` with every channel count at the space's floor: how far pruning can go."""
+
     def build(self, spec: ArchSpec) -> Any:
         from searchspaces._build import build
 

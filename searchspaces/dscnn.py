@@ -6,7 +6,7 @@ blocks, and each block's kernel, stride and channels. Ranges are data, declared 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from searchspaces._arch import ArchSpec, ConvBlock, DSBlock
@@ -81,6 +81,16 @@ class DSCNNSpace(Space):
             blocks=tuple(
                 DSBlock(min(self.kernels), s, max(self.channels))
                 for s in strides[: self.max_blocks]
+            ),
+        )
+
+    def narrowest(self, spec: ArchSpec) -> ArchSpec:
+        stem = min(self.stem_channels)
+        return replace(
+            spec,
+            stem=replace(spec.stem, channels=min(spec.stem.channels, stem)),
+            blocks=tuple(
+                replace(b, channels=min(b.channels, min(self.channels))) for b in spec.blocks
             ),
         )
 

@@ -20,10 +20,13 @@ FAST = Recipe(proxy_samples=100_000, proxy_epochs=3, final_epochs=15, batch_size
 @pytest.mark.slow
 def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_path: Path) -> None:
     import zoo
+    from nas.compress import Compress
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
 
     entry = run_search(
-        board="l010", task="digits", trials=4, seed=0, recipe=FAST, tracking_uri=tracking_uri
-    )
+        board="l010", task="digits", trials=4, seed=0, recipe=FAST, tracking_uri=tracking_uri,
+        compress=Compress(prune=0.3, qat=True),
+    )  # fmt: skip
     assert entry.name == "digits-l010"
     budget_ram = 20 * 1024 - 5 * 1024
     assert 0 < entry.arena_bytes <= budget_ram
@@ -31,12 +34,19 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
     # Distilled from the digits teacher, trained and registered on first use.
     from zoo._store import make_client
 
-    params = make_client(tracking_uri).get_run(entry.run_id).data.params
+    run = make_client(tracking_uri).get_run(entry.run_id).data
+    params = run.params
     assert (params["teacher"], params["temperature"], params["alpha"]) == (
         "teacher-digits/1",
-        "4.0",
-        "0.5",
+        str(DEFAULT_TEMPERATURE),
+        str(DEFAULT_ALPHA),
     )
+    # Every compression stage is in MLflow, and the registered one is the pruned architecture.
+    assert params["compression"] == "student > distilled > pruned > ptq > qat"
+    for stage in ("student", "distilled", "pruned", "ptq", "qat"):
+        assert 0 < run.metrics[f"stage/{stage}/test_accuracy"] <= 1
+    assert run.metrics["stage/pruned/macs"] <= 0.7 * run.metrics["stage/distilled/macs"]
+    assert run.metrics["stage/pruned/macs"] == entry.macs
 
     out = zoo.pull(f"{entry.name}/{entry.version}", tmp_path / "pulled", tracking_uri=tracking_uri)
     names = {p.name for p in out.iterdir()}
@@ -47,7 +57,11 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
         "main.cc",
         "profile.json",
         "README.md",
+        "compression.json",
+        "compression.md",
     } <= names
+    card = (out / "README.md").read_text()
+    assert "## Compression" in card and "int8 QAT" in card and "(registered)" in card
     tflite = (out / "model.tflite").read_bytes()
     assert len(tflite) == entry.tflite_bytes
 

@@ -105,10 +105,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="distil the winner from this zoo teacher (default: teacher-<task>, trained once)",
     )
     s.add_argument(
-        "--temperature", type=float, default=4.0, metavar="T", help="distillation temperature (4)"
+        "--temperature",
+        type=float,
+        metavar="T",
+        help="distillation temperature (default: chosen on validation, see docs/RESULTS.md)",
     )
     s.add_argument(
-        "--alpha", type=float, default=0.5, help="weight of the hard labels in distillation (0.5)"
+        "--alpha",
+        type=float,
+        help="weight of the hard labels in distillation, 0 to 1 (default: chosen on validation)",
+    )
+    s.add_argument(
+        "--prune",
+        type=float,
+        metavar="F",
+        help="L1 channel pruning: remove this share of the winner's MACs (0 < F < 1), fine-tune",
+    )
+    s.add_argument(
+        "--qat",
+        action="store_true",
+        help="always run quantization-aware training (default: only when PTQ loses more than "
+        "--qat-threshold points of validation accuracy)",
+    )
+    s.add_argument(
+        "--qat-threshold",
+        type=float,
+        default=0.5,
+        metavar="POINTS",
+        help="PTQ validation loss that triggers QAT (default 0.5)",
     )
     _add_uri(s)
 
@@ -282,9 +306,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
     if args.epochs is not None and args.epochs < 1:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
-    from nas.distill import check_params
+    from nas.compress import Compress, check_options
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 
-    check_params(args.temperature, args.alpha)  # before TensorFlow loads
+    temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    alpha = DEFAULT_ALPHA if args.alpha is None else args.alpha
+    check_params(temperature, alpha)  # bad input fails before TensorFlow loads
+    compress = Compress(prune=args.prune, qat=args.qat, qat_threshold=args.qat_threshold)
+    check_options(compress)
     from nas.pipeline import Interrupted, run_search
 
     try:
@@ -303,8 +332,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
             study_name=args.study,
             epochs=args.epochs,
             teacher=args.teacher,
-            temperature=args.temperature,
-            alpha=args.alpha,
+            temperature=temperature,
+            alpha=alpha,
+            compress=compress,
         )
     except Interrupted as e:
         sys.stderr.write(_one_line(e) + "\n")  # it says it was interrupted and how to resume

@@ -1,0 +1,211 @@
+"""Pruning, batch-norm folding and QAT against the real converter and TFLM runtime."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nas.errors import TinyzooError
+from searchspaces import ArchSpec, get_space
+
+SPEC = ArchSpec.parse("r8x8x1_c3s1c16_ds3s1c24_ds5s2c32_gap_fc10")
+
+
+def _randomized(spec: ArchSpec) -> object:
+    from searchspaces._build import build, randomize
+
+    return randomize(build(spec), seed=1)
+
+
+def _macs(spec: ArchSpec) -> int:
+    from nas.profile import profile_spec
+
+    return profile_spec(spec).macs
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.3, 0.5, 0.7])
+def test_plan_is_the_widest_uniform_narrowing_under_the_target(fraction: float) -> None:
+    from nas.prune import plan
+
+    space = get_space("dscnn")
+    pruned = plan(SPEC, fraction, space)
+    assert _macs(pruned) <= (1 - fraction) * _macs(SPEC)
+    floor = space.narrowest(SPEC)
+    widths = [pruned.stem.channels, *(b.channels for b in pruned.blocks)]
+    assert all(
+        lo <= w <= hi
+        for w, lo, hi in zip(
+            widths,
+            [floor.stem.channels, *(b.channels for b in floor.blocks)],
+            [SPEC.stem.channels, *(b.channels for b in SPEC.blocks)],
+            strict=True,
+        )
+    )
+    # Every layer but the kernels and strides is unchanged.
+    assert [(b.kernel, b.stride) for b in pruned.blocks] == [
+        (b.kernel, b.stride) for b in SPEC.blocks
+    ]
+    # No uniform keep ratio that meets the target keeps more MACs.
+    from nas.prune import _narrow
+
+    target = (1 - fraction) * _macs(SPEC)
+    fits = [_macs(_narrow(SPEC, r, floor)) for r in np.linspace(0, 1, 401)]
+    assert _macs(pruned) == max(m for m in fits if m <= target)
+
+
+def test_a_target_below_the_spaces_narrowest_channels_is_refused_with_the_most_it_allows() -> None:
+    from nas.prune import PruneUnreachable, max_fraction, plan
+
+    space = get_space("dscnn")
+    most = max_fraction(SPEC, space)
+    assert 0 < most < 1
+    with pytest.raises(PruneUnreachable, match=r"cannot be reached .* Use --prune 0\.\d+ or less"):
+        plan(SPEC, min(0.99, most + 0.01), space)
+    plan(SPEC, most - 0.01, space)  # just inside: fine
+    for bad in (0.0, 1.0, -0.2, 1.5):
+        with pytest.raises(TinyzooError, match="above 0 and below 1"):
+            plan(SPEC, bad, space)
+
+
+def test_pruning_keeps_the_largest_channels_and_their_exact_function() -> None:
+    """Channels made dead (zero batch-norm scale and shift) are the ones L1 pruning removes, and
+    removing them changes no output: the weight surgery keeps every surviving connection."""
+    from nas.prune import prune_model
+
+    model = _randomized(SPEC)
+    rng = np.random.default_rng(0)
+    dead = {"c0": rng.choice(16, 5, replace=False), "p1": rng.choice(24, 7, replace=False)}
+    dead["p2"] = rng.choice(32, 9, replace=False)
+    for conv, idx in dead.items():
+        bn = model.get_layer(conv + "b")  # type: ignore[attr-defined]
+        gamma, beta, mean, var = bn.get_weights()
+        gamma[idx], beta[idx] = 0.0, 0.0
+        bn.set_weights([gamma, beta, mean, var])
+        nxt = {"c0": "d1b", "p1": "d2b"}.get(conv)
+        if nxt:  # the depthwise after a dead channel must output 0 too: no shift
+            bn = model.get_layer(nxt)  # type: ignore[attr-defined]
+            gamma, beta, mean, var = bn.get_weights()
+            gamma[idx], beta[idx] = 0.0, 0.0
+            bn.set_weights([gamma, beta, mean, var])
+    pruned = ArchSpec.parse("r8x8x1_c3s1c11_ds3s1c17_ds5s2c23_gap_fc10")
+    small = prune_model(model, SPEC, pruned)
+    x = np.random.default_rng(1).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
+    a = model.predict(x, verbose=0)  # type: ignore[attr-defined]
+    b = small.predict(x, verbose=0)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert small.count_params() < model.count_params()  # type: ignore[attr-defined]
+
+
+def test_folding_batch_norm_keeps_the_function() -> None:
+    from nas.qat import fold
+
+    model = _randomized(SPEC)
+    x = np.random.default_rng(2).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
+    folded = fold(model, SPEC)
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0),  # type: ignore[attr-defined]
+        folded.predict(x, verbose=0),
+        atol=1e-5,
+    )
+    assert not any(layer.__class__.__name__ == "BatchNormalization" for layer in folded.layers)
+
+
+def test_the_fake_quantized_model_computes_what_tflm_computes() -> None:
+    """With the ranges the converter calibrates (the same images), the QAT model's logits are
+    TFLM's int8 logits to within a fraction of one output step, and its classes agree."""
+    from tflite_micro import runtime
+
+    from nas.data import load_task
+    from nas.qat import fold, qat_model
+    from nas.quantize import convert_int8
+    from nas.train import train
+
+    d = load_task("digits").at_resolution(8)
+    res = train(SPEC, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=0, batch_size=32)
+    folded = fold(res.model, SPEC)
+    rep = d.x_train[:300]
+    q = qat_model(folded, SPEC)
+    q(rep, training=True)  # first training batch: ranges = this batch's min and max
+    tflite = convert_int8(folded, rep)
+    ip = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 20)
+    iq = ip.get_input_details(0)["quantization_parameters"]
+    oq = ip.get_output_details(0)["quantization_parameters"]
+    s_in, z_in = float(iq["scales"][0]), int(iq["zero_points"][0])
+    s_out, z_out = float(oq["scales"][0]), int(oq["zero_points"][0])
+    xs = d.x_test
+    tflm = []
+    for x in xs:
+        ip.set_input(np.clip(np.round(x[None] / s_in) + z_in, -128, 127).astype(np.int8), 0)
+        ip.invoke()
+        tflm.append((ip.get_output(0)[0].astype(np.float32) - z_out) * s_out)
+    t = np.array(tflm)
+    fq = q.predict(xs, verbose=0)
+    steps = np.abs(fq - t) / s_out
+    assert steps.mean() < 0.5, steps.mean()
+    assert np.mean(fq.argmax(1) == t.argmax(1)) >= 0.97
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    from zoo.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (("--prune", "0"), "above 0 and below 1"),
+        (("--prune", "1.5"), "above 0 and below 1"),
+        (("--prune", "0.999"), "cannot be reached in the dscnn space"),
+        (("--qat-threshold", "-1"), "--qat-threshold is in accuracy points"),
+    ],
+)
+def test_bad_compression_flags_exit_2_before_any_training(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, flags: tuple[str, ...], fragment: str
+) -> None:
+    import time
+    from pathlib import Path
+
+    t0 = time.monotonic()
+    code, err = _cli(capsys, "search", "--board", "l010", "--task", "digits", *flags)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and fragment in err, err
+    assert time.monotonic() - t0 < 60  # refused up front, not after a search
+    studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
+    assert not studies.exists() or not list(studies.iterdir())  # nothing written
+
+
+@pytest.mark.slow
+def test_the_chain_prunes_quantizes_with_qat_and_measures_every_stage() -> None:
+    from rich.console import Console
+
+    from nas.compress import Compress, report_markdown, run_chain
+    from nas.data import load_task
+    from nas.pipeline import Distil, Recipe
+    from nas.quantize import verify
+
+    d = load_task("digits").at_resolution(8)
+    out = run_chain(
+        SPEC, d=d, recipe=Recipe(100_000, 1, 6, batch_size=32), seed=0,
+        distil=Distil(None, 4.0, 0.5), logits=None, options=Compress(prune=0.4, qat=True),
+        space=get_space("dscnn"), console=Console(quiet=True),
+    )  # fmt: skip
+    assert [s.key for s in out.stages] == ["student", "pruned", "ptq", "qat"]
+    student, pruned, ptq, qat = out.stages
+    assert pruned.macs <= 0.6 * student.macs and out.spec != SPEC
+    assert str(out.spec) == pruned.arch == ptq.arch == qat.arch
+    assert [s.measured for s in out.stages] == [False, False, True, True]
+    assert sum(s.kept for s in out.stages) == 1 and (ptq.kept or qat.kept)
+    kept = ptq if ptq.kept else qat
+    assert qat.kept == (qat.val_accuracy >= ptq.val_accuracy)
+    # The registered figures are the kept stage's, re-measurable on its .tflite.
+    v = verify(out.tflite, d.x_test, d.y_test)
+    assert v.int8_accuracy == out.verification.int8_accuracy == kept.test_accuracy
+    assert max(v.arena_bytes, v.recorded_total) == kept.arena_bytes
+    assert len(out.tflite) == kept.tflite_bytes
+    assert kept.test_accuracy > 0.8
+    table = report_markdown([s.to_dict() for s in out.stages])
+    assert table.count("\n| ") == 4 and "(registered)" in table  # a row per stage
