@@ -1,15 +1,19 @@
 """Microcontroller boards as data, and the budget a model gets on each.
 
-Figures are datasheet values (see docs/boards.md for sources). A board's budget is what is
+Figures are the vendors' datasheet values. A board's budget is what is
 left for the model after a stated reserve: TFLM's framework code and the application take
 flash; the stack, the application's buffers and the TFLM interpreter object take RAM.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 from nas.errors import TinyzooError, unknown_name
+
+if TYPE_CHECKING:
+    from nas.latency import LatencyModel
 
 __all__ = ["BOARDS", "Board", "Budget", "get_board", "budget_for"]
 
@@ -88,12 +92,21 @@ class Budget:
     ram_bytes: int | None  # TFLM arena (activations + persistent allocations)
     flash_bytes: int | None  # the .tflite model bytes
     max_macs: int | None = None
-    max_latency_ms: float | None = None
+    max_latency_ms: float | None = None  # bounds the estimate of `latency` (nas/latency.py)
+    # How milliseconds are estimated on the board (None: no board, or no estimate for its core).
+    # Not a limit: left out of to_dict() and of comparisons.
+    latency: LatencyModel | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency"}
 
-    def violations(self, *, arena_bytes: int, tflite_bytes: int, macs: int) -> list[str]:
+    def latency_ms(self, macs: int, ops: int) -> float | None:
+        """Estimated milliseconds per inference on the board, None without an estimate."""
+        return None if self.latency is None else self.latency.ms(macs, ops)
+
+    def violations(
+        self, *, arena_bytes: int, tflite_bytes: int, macs: int, ops: int = 0
+    ) -> list[str]:
         """Reasons this model breaks the budget, empty when it fits."""
         out = []
         if self.ram_bytes is not None and arena_bytes > self.ram_bytes:
@@ -102,6 +115,9 @@ class Budget:
             out.append(f"model {tflite_bytes} B > flash budget {self.flash_bytes} B")
         if self.max_macs is not None and macs > self.max_macs:
             out.append(f"{macs} MACs > budget {self.max_macs}")
+        ms = self.latency_ms(macs, ops)
+        if self.max_latency_ms is not None and ms is not None and ms > self.max_latency_ms:
+            out.append(f"estimated latency {ms:.2f} ms > budget {self.max_latency_ms:g} ms")
         return out
 
 
@@ -111,15 +127,26 @@ def budget_for(
     max_ram: int | None = None,
     max_flash: int | None = None,
     max_macs: int | None = None,
+    max_latency_ms: float | None = None,
 ) -> Budget:
-    """The board's budget (its memory minus reserves), with any field overridden."""
+    """The board's budget (its memory minus reserves), with any field overridden.
+
+    A board brings its latency estimate; `max_latency_ms` needs one (a board with a 32-bit core).
+    """
+    from nas.latency import latency_model, require_latency_model
+
     for label, value in (
         ("--max-ram", max_ram),
         ("--max-flash", max_flash),
         ("--max-macs", max_macs),
+        ("--max-latency-ms", max_latency_ms),
     ):
-        if value is not None and value <= 0:
-            raise TinyzooError(f"{label} must be a positive number of bytes/MACs, got {value}.")
+        if value is not None and not value > 0:
+            raise TinyzooError(
+                f"{label} must be a positive number of bytes/MACs/milliseconds, got {value}."
+            )
+    if max_latency_ms is not None:
+        require_latency_model(board)
     if board is None:
         if max_ram is None and max_flash is None and max_macs is None:
             raise TinyzooError(
@@ -136,4 +163,6 @@ def budget_for(
         ram_bytes=max_ram if max_ram is not None else base.ram_bytes,
         flash_bytes=max_flash if max_flash is not None else base.flash_bytes,
         max_macs=max_macs if max_macs is not None else base.max_macs,
+        max_latency_ms=max_latency_ms,
+        latency=None if board is None else latency_model(board),
     )

@@ -43,6 +43,20 @@ def _compression(entry: dict[str, Any]) -> str:
     )
 
 
+def _latency_note(entry: dict[str, Any]) -> str:
+    ms, lat = entry["metrics"].get("latency_ms_estimate"), entry.get("latency")
+    if ms is None or not lat:
+        return ""
+    how = "measured on a benchmark" if lat["measured"] else "extrapolated"
+    return (
+        f"\nEstimated latency on {lat['board']}: about {ms:.1f} ms per inference. This is an "
+        f"ESTIMATE, not a measurement: {lat['cycles_per_mac']:g} cycles per MAC for a "
+        f"{lat['family']} ({how}: {lat['source']}) plus {lat['cycles_per_op']:g} cycles per "
+        f"operator, at {lat['clock_mhz']} MHz, for TFLM with optimised kernels. See "
+        "nas/latency.py.\n"
+    )
+
+
 def model_card(entry: dict[str, Any], profile: Any) -> str:
     m = entry["metrics"]
     b = entry["budget"]
@@ -80,9 +94,13 @@ allocation record.
             ]
         )
     }
-
+{_latency_note(entry)}
 {_huffman_note(m)}Budget it was searched under: RAM {b["ram_bytes"]} B, flash {b["flash_bytes"]} B,
-MACs {b["max_macs"] or "unbounded"}. The arena was measured with TFLM's reference kernels; an
+MACs {b["max_macs"] or "unbounded"}{
+        ""
+        if b.get("max_latency_ms") is None
+        else f", latency {b['max_latency_ms']:g} ms (estimated)"
+    }. The arena was measured with TFLM's reference kernels; an
 optimised kernel build (CMSIS-NN) may request different scratch memory.
 
 {_compression(entry)}## Input and output

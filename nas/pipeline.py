@@ -96,6 +96,7 @@ def run_search(
     max_ram: int | None = None,
     max_flash: int | None = None,
     max_macs: int | None = None,
+    max_latency_ms: float | None = None,
     seed: int = 0,
     space: str = "dscnn",
     data_dir: Path | None = None,
@@ -131,7 +132,9 @@ def run_search(
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
     b = get_board(board) if board else None
-    budget = budget_for(b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs)
+    budget = budget_for(
+        b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs, max_latency_ms=max_latency_ms
+    )
     sp = get_space(space)
     data = load_task(task, data_dir=data_dir, seed=seed)
     geometry = data.geometry()
@@ -165,6 +168,11 @@ def run_search(
         f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
         f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "
         f"RAM {budget.ram_bytes} B, flash {budget.flash_bytes} B, MACs {budget.max_macs or 'any'}"
+        + (
+            ""
+            if budget.max_latency_ms is None
+            else f", latency {budget.max_latency_ms:g} ms (est.)"
+        )
     )
     try:
         return _run(
@@ -339,11 +347,15 @@ def _finalise(
     measured = profile_tflite(tflite)
     predicted = profile_spec(spec)
     arena = max(v.arena_bytes, v.recorded_total)
-    reasons = budget.violations(arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs)
+    ops = len(measured.layers)
+    reasons = budget.violations(
+        arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs, ops=ops
+    )
+    ms = budget.latency_ms(measured.macs, ops)
     console.print(
         f"  int8 test {v.int8_accuracy:.4f} (float {out.float_test:.4f}) · TFLM arena {arena} B "
         f"(predicted before training {predicted.arena_bytes} B; activations {v.head_bytes} B) · "
-        f"tflite {len(tflite)} B"
+        f"tflite {len(tflite)} B" + ("" if ms is None else f" · ~{ms:.1f} ms (estimate)")
     )
     if reasons:
         console.print(
@@ -372,6 +384,8 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
     flash_reserved = board.flash_reserved if board else 0
     result = out["result"]
     weights = weight_sizes(out["tflite"])
+    budget: Budget = out["budget"]
+    latency = budget.latency_ms(prof.macs, len(prof.layers))
     entry = {
         "name": out["name"],
         "task": d.name,
@@ -384,7 +398,8 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
         "preprocessing": d.preprocessing(spec.input_shape[0]),
         "input_quant": {"scale": v.input_scale, "zero_point": v.input_zero_point},
         "output_quant": {"scale": v.output_scale, "zero_point": v.output_zero_point},
-        "budget": out["budget"].to_dict(),
+        "budget": budget.to_dict(),
+        "latency": None if budget.latency is None else budget.latency.to_dict(),
         "source": "search",
         "metrics": {
             "int8_accuracy": v.int8_accuracy,
@@ -409,6 +424,7 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "trials_pruned": result.outcomes["pruned"],
             "trials_repeat": result.outcomes["repeat"],
             "test_samples": v.n_eval,
+            **({} if latency is None else {"latency_ms_estimate": round(latency, 3)}),
             **metrics(out["stages"]),
         },
         "params": {

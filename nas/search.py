@@ -42,12 +42,21 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     """Fail before any training when even the space's smallest member breaks the budget."""
     smallest = space.smallest(geometry)
     p = profile_spec(smallest)
-    reasons = budget.violations(arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs)
+    reasons = budget.violations(
+        arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers)
+    )
     if reasons:
+        ms = budget.latency_ms(p.macs, len(p.layers))
+        est = "" if ms is None else f", an estimated {ms:.2f} ms"
+        hint = (
+            f"--max-latency-ms {ms:.2f} or a faster board"
+            if ms is not None and "latency" in reasons[0]
+            else f"--max-ram {p.arena_bytes}"
+        )
         raise TinyzooError(
             f"no architecture in space {space.name!r} fits this budget ({'; '.join(reasons)}). "
             f"The smallest, {smallest}, needs a TFLM arena of {p.arena_bytes} B, {p.tflite_bytes} B of "
-            f"flash and {p.macs} MACs: raise the budget to at least that (e.g. --max-ram {p.arena_bytes})."
+            f"flash and {p.macs} MACs{est}: raise the budget to at least that (e.g. {hint})."
         )
     return p
 
@@ -108,16 +117,22 @@ def run_study(
         trial.set_user_attr("arch", str(spec))
         for k in ("macs", "params", "activation_bytes", "arena_bytes", "tflite_bytes"):
             trial.set_user_attr(k, getattr(p, k))
+        ms = budget.latency_ms(p.macs, len(p.layers))
+        if ms is not None:
+            trial.set_user_attr("latency_ms_estimate", round(ms, 3))
         # Constraint values > 0 mean infeasible; TPE learns the feasible region from them.
-        excess = {
+        excess: dict[str, float] = {
             "ram": p.arena_bytes - budget.ram_bytes if budget.ram_bytes is not None else -1,
             "flash": p.tflite_bytes - budget.flash_bytes if budget.flash_bytes is not None else -1,
             "macs": p.macs - budget.max_macs if budget.max_macs is not None else -1,
         }
+        # Only a latency budget adds a constraint: studies without one keep their three.
+        if budget.max_latency_ms is not None and ms is not None:
+            excess["latency"] = ms - budget.max_latency_ms
         for key, value in excess.items():
             trial.set_constraint(key, float(value))
         reasons = budget.violations(
-            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs
+            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers)
         )
         if reasons:
             trial.set_user_attr("outcome", "infeasible")

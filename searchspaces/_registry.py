@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 from nas.errors import unknown_name
@@ -47,6 +47,11 @@ class Space(abc.ABC):
     def narrowest(self, spec: ArchSpec) -> ArchSpec:
         """`spec` with every channel count at the space's floor: how far pruning can go."""
 
+    def choices(self) -> dict[str, Any]:
+        """The space's declared ranges (every field but name and description), for listing."""
+        d: dict[str, Any] = asdict(self) if is_dataclass(self) else {}
+        return {k: v for k, v in d.items() if k not in ("name", "description")}
+
     def build(self, spec: ArchSpec) -> Any:
         from searchspaces._build import build
 
@@ -63,7 +68,7 @@ def register_space(space: Space) -> Space:
 
 def _load_builtin() -> None:
     # Importing a space module registers it.
-    from searchspaces import dscnn  # noqa: F401
+    from searchspaces import dscnn, mbv1  # noqa: F401
 
 
 def get_space(name: str) -> Space:

@@ -88,12 +88,51 @@ def test_boards_table_names_every_board(capsys: pytest.CaptureFixture[str]) -> N
     assert "1,536 B" in out  # uno: 2 KB SRAM minus a 512 B reserve
 
 
+def test_spaces_lists_every_registered_space_with_its_ranges(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from searchspaces import get_space
+
+    code, out, _ = run(capsys, "spaces", "--json")
+    assert code == 0
+    spaces = json.loads(out)
+    assert "dscnn" in [s["name"] for s in spaces]
+    for s in spaces:  # what is listed is what the space draws from
+        assert s["description"] and get_space(s["name"]).choices() == {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in s.items()
+            if k not in ("name", "description")
+        }
+    code, out, _ = run(capsys, "spaces")
+    assert code == 0 and "dscnn" in out and "channels" in out
+
+
 # --- argument errors ----------------------------------------------------------------------
 
 
 def test_unknown_board_is_one_line_with_a_close_match(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "search", "--board", "nano33", "--task", "fashion")
     assert_one_line_error(code, err, "unknown board 'nano33'", "Did you mean 'nano33ble'")
+
+
+def test_unknown_space_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "search", "--space", "dsccn", "--board", "l010", "--task", "digits")
+    assert_one_line_error(code, err, "unknown search space 'dsccn'", "Did you mean 'dscnn'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--max-ram", "10k", "--max-latency-ms", "5"], "--max-latency-ms needs --board"),
+        (["--board", "uno", "--max-latency-ms", "5"], "'uno' (AVR 8-bit) has no latency estimate"),
+        (["--board", "l010", "--max-latency-ms", "-1"], "--max-latency-ms must be a positive"),
+    ],
+)
+def test_bad_latency_budget_is_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], fragment: str
+) -> None:
+    code, _, err = run(capsys, "search", "--task", "digits", *argv)
+    assert_one_line_error(code, err, fragment)
 
 
 def test_list_unknown_board(capsys: pytest.CaptureFixture[str], tracking_uri: str) -> None:

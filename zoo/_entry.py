@@ -53,6 +53,7 @@ METRICS = (
     "params",
 )
 _INT_METRICS = frozenset(METRICS[2:])
+LATENCY_METRIC = "latency_ms_estimate"  # optional: only entries with a board whose core has one
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class ZooEntry:
     run_id: str  # the MLflow run that logged the bundle
     source: str  # "search" or "pretrained"
     sha256: dict[str, str]  # bundle file name -> hex digest, checked by pull/load
+    # An ESTIMATE on the entry's board, never measured (nas/latency.py); None without a board
+    # or for a core with no estimate.
+    latency_ms_estimate: float | None = None
 
     @property
     def ref(self) -> str:
@@ -178,6 +182,8 @@ def version_tags(entry: dict[str, Any], sha256: dict[str, str]) -> dict[str, str
     }
     for key in METRICS:
         tags[key] = str(int(m[key])) if key in _INT_METRICS else repr(float(m[key]))
+    if m.get(LATENCY_METRIC) is not None:
+        tags[LATENCY_METRIC] = repr(float(m[LATENCY_METRIC]))
     tags.update({f"{SHA_PREFIX}{f}": h for f, h in sha256.items()})
     return tags
 
@@ -211,8 +217,10 @@ def entry_from_version(mv: Any, aliases: Iterable[str] | None = None) -> ZooEntr
             facts[key] = json.loads(tags[key])
         for key in METRICS:
             facts[key] = int(tags[key]) if key in _INT_METRICS else float(tags[key])
+        if LATENCY_METRIC in tags:
+            facts[LATENCY_METRIC] = float(tags[LATENCY_METRIC])
         for f in fields(ZooEntry):  # the rest are plain strings
-            if f.name not in facts:
+            if f.name not in facts and f.name != LATENCY_METRIC:
                 facts[f.name] = tags[f.name]
     except (KeyError, ValueError) as e:
         raise TinyzooError(

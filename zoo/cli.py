@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("boards", help="the boards tinyzoo knows and each one's model budget")
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    sp = sub.add_parser("spaces", help="the search spaces (--space NAME) and their ranges")
+    sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
     s = sub.add_parser("search", help="search, verify and register a model for a board")
     s.add_argument("--board", help="board name (see `tinyzoo boards`); or give --max-ram")
     s.add_argument("--task", required=True, help="task / dataset, e.g. fashion, digits, kws")
@@ -89,13 +92,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-flash", type=parse_bytes, metavar="BYTES", help="model size budget")
     s.add_argument("--max-macs", type=parse_count, metavar="N", help="MACs budget, e.g. 2.7M")
     s.add_argument(
+        "--max-latency-ms",
+        type=float,
+        metavar="MS",
+        help="latency budget on --board, checked against an estimate (cycles/MAC of its core)",
+    )
+    s.add_argument(
         "--epochs",
         type=int,
         metavar="N",
         help="final training epochs for the winner (default: the task's recipe)",
     )
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    s.add_argument("--space", default="dscnn", help="search space (default dscnn)")
+    s.add_argument(
+        "--space", default="dscnn", help="search space (see `tinyzoo spaces`; default dscnn)"
+    )
     s.add_argument("--data", metavar="DIR", help="your own dataset folder (see README)")
     s.add_argument("--study", metavar="NAME", help="Optuna study name; rerun with it to resume")
     s.add_argument(
@@ -215,7 +226,13 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]])
         collapse_padding=True,
     )
     for i, col in enumerate(columns):
-        folds = col in ("board", "core", "arch")  # long text folds; numbers never break
+        folds = col in (
+            "board",
+            "core",
+            "arch",
+            "what",
+            "choices",
+        )  # text folds; numbers never break
         t.add_column(
             col,
             justify="left" if i == 0 or folds else "right",
@@ -246,6 +263,8 @@ def _entry_facts(e: ZooEntry) -> list[tuple[str, object]]:
         ("TFLM arena", f"{e.arena_bytes:,} B (activations {e.activation_bytes:,} B)"),
         ("model (.tflite)", f"{e.tflite_bytes:,} B; flash with runtime {e.flash_bytes:,} B"),
         ("MACs / params", f"{e.macs:,} / {e.params:,}"),
+        *([("latency (estimate)", f"~{e.latency_ms_estimate:.1f} ms on {e.board}, not measured")]
+          if e.latency_ms_estimate is not None else []),
         ("input", f"int8 {'x'.join(map(str, e.input_shape))}, q = round(x / {iq['scale']:.6g}) {_signed(iq['zero_point'])}"),
         ("preprocessing", e.preprocessing),
         ("output", f"int8 logits x{len(e.labels)}, real = (q {_signed(-oq['zero_point'])}) * {oq['scale']:.6g}"),
@@ -295,13 +314,42 @@ def _cmd_boards(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spaces(args: argparse.Namespace) -> int:
+    from searchspaces import list_spaces
+
+    spaces = list_spaces()
+    if args.json:
+        _print_json([{"name": s.name, "description": s.description, **s.choices()} for s in spaces])
+        return 0
+
+    def show(v: object) -> str:
+        if isinstance(v, tuple | list):
+            return ",".join(str(x) for x in v)
+        return str(v)
+
+    rows = [
+        (s.name, s.description, "\n".join(f"{k}: {show(v)}" for k, v in s.choices().items()))
+        for s in spaces
+    ]
+    title = "Search spaces (tinyzoo search --space NAME)"
+    _console().print(_table(title, ["name", "what", "choices"], rows))
+    return 0
+
+
 def _cmd_search(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nas.boards import get_board
+    from nas.boards import budget_for, get_board
 
-    if args.board is not None:
-        get_board(args.board)  # unknown board: fail before TensorFlow loads
+    board = get_board(args.board) if args.board is not None else None
+    # Unknown board, bad figures, a latency bound without an estimate: fail before TF loads.
+    budget_for(
+        board,
+        max_ram=args.max_ram,
+        max_flash=args.max_flash,
+        max_macs=args.max_macs,
+        max_latency_ms=args.max_latency_ms,
+    )
     if args.trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
     if args.epochs is not None and args.epochs < 1:
@@ -325,6 +373,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             max_ram=args.max_ram,
             max_flash=args.max_flash,
             max_macs=args.max_macs,
+            max_latency_ms=args.max_latency_ms,
             seed=args.seed,
             space=args.space,
             data_dir=Path(args.data) if args.data else None,
@@ -488,6 +537,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     budget = budget_for(board) if board else None
     flash = prof.flash_bytes(board.flash_reserved) if board else prof.tflite_bytes
     verdicts = _verdicts(prof, budget) if budget else []
+    ms = budget.latency_ms(prof.macs, len(prof.layers)) if budget else None
     fits = all(value <= limit for _, value, limit in verdicts) if budget else None
     if args.plot:
         from nas.memplot import plot_memory
@@ -508,10 +558,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             board=board.name if board else None,
             fits=fits,
             budget=budget.to_dict() if budget else None,
+            latency_ms_estimate=None if ms is None else round(ms, 3),
+            latency_model=budget.latency.to_dict() if budget and budget.latency else None,
         )
         _print_json(out)
         return 0
-    _print_profile(prof, path.name, board, flash, verdicts, weights)
+    _print_profile(prof, path.name, board, flash, verdicts, weights, ms)
     if args.plot:
         _console().print(f"plot written to {args.plot}")
     return 0
@@ -524,6 +576,7 @@ def _print_profile(
     flash: int,
     verdicts: list[tuple[str, int, int]],
     weights: WeightSizes,
+    latency_ms: float | None,
 ) -> None:
     from rich.table import Table
 
@@ -554,6 +607,14 @@ def _print_profile(
         ("TFLM arena", f"{prof.arena_bytes:,} B (smallest arena TFLM allocates in)"),
         ("ideal peak", f"{prof.ideal_peak_bytes:,} B (best order, in-place ops; no runtime)"),
     ]
+    if board is not None:
+        est = (
+            f"~{latency_ms:.1f} ms at {board.clock_mhz} MHz: an ESTIMATE from cycles per MAC "
+            "(nas/latency.py), not measured"
+            if latency_ms is not None
+            else f"no estimate for {board.core} (TFLM needs a 32-bit core)"
+        )
+        facts.append((f"latency on {board.name}", est))
     for label, value, limit in verdicts:
         verdict = (
             f"[green]fits[/] ({value:,} of {limit:,}, {limit - value:,} spare)"
@@ -567,6 +628,7 @@ def _print_profile(
 
 _COMMANDS = {
     "boards": _cmd_boards,
+    "spaces": _cmd_spaces,
     "search": _cmd_search,
     "list": _cmd_list,
     "show": _cmd_show,
