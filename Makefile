@@ -9,11 +9,13 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup system-deps demo test test-fast lint bench clean
 
-# Debian packages the project reads: Fashion-MNIST's IDX files and a host C++ compiler.
+# Debian packages the project reads: Fashion-MNIST's IDX files, a host C++ compiler and
+# espeak-ng (the kws task's speech).
 system-deps:
 	@missing=""; \
 	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing="$$missing dataset-fashion-mnist"; \
 	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
+	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -15,6 +16,7 @@ from nas.boards import Board, Budget, budget_for, get_board
 from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
+from nas.workers import Job, Workers, check_workers
 
 __all__ = ["Interrupted", "Recipe", "RECIPES", "register_bundle", "run_search", "zoo_name"]
 
@@ -51,6 +53,7 @@ class Recipe:
 RECIPES = {
     "fashion": Recipe(proxy_samples=8000, proxy_epochs=4, final_epochs=6),
     "digits": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=60, batch_size=32),
+    "kws": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=40, batch_size=64),
 }
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 
@@ -76,6 +79,38 @@ def check_prune_reachable(space: Any, geometry: Any, fraction: float) -> None:
             f"member {widest} loses only {100 * most:.1f} % of its MACs at the narrowest channels. "
             f"Use --prune {int(most * 100) / 100:g} or less."
         )
+
+
+def proxy_trainer(data: Any, recipe: Recipe, seed: int) -> Any:
+    """The search's trainer: `recipe.proxy_epochs` on a stratified subset, per resolution."""
+    from nas.train import train
+
+    by_res: dict[int, Any] = {}
+    proxy = (
+        data.subset(recipe.proxy_samples, seed=seed)
+        if recipe.proxy_samples < len(data.x_train)
+        else data
+    )
+
+    def trainer(spec: Any, trial_seed: int, report: Any) -> float:
+        r = spec.input_shape[0]
+        if r not in by_res:
+            by_res[r] = proxy.at_resolution(r)
+        d = by_res[r]
+        res = train(
+            spec,
+            d.x_train,
+            d.y_train,
+            d.x_val,
+            d.y_val,
+            epochs=recipe.proxy_epochs,
+            seed=trial_seed,
+            batch_size=recipe.batch_size,
+            on_epoch=report,
+        )
+        return res.val_accuracy
+
+    return trainer
 
 
 def _studies_dir(tracking_uri: str | None) -> Path:
@@ -108,9 +143,13 @@ def run_search(
     temperature: float = DEFAULT_TEMPERATURE,
     alpha: float = DEFAULT_ALPHA,
     compress: Compress | None = None,
+    workers: int = 1,
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
+
+    `workers` > 1 runs that many search processes against the study's journal file
+    (nas/workers.py); the finalists are trained once all of them are done.
 
     The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
     trained and registered on first use; a zoo name; or "none"), then goes through the
@@ -131,6 +170,7 @@ def run_search(
     check_options(compress)
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
+    check_workers(workers)
     b = get_board(board) if board else None
     budget = budget_for(
         b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs, max_latency_ms=max_latency_ms
@@ -174,8 +214,24 @@ def run_search(
             else f", latency {budget.max_latency_ms:g} ms (est.)"
         )
     )
+    job = Job(
+        task=task,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        data_seed=seed,
+        space=sp.name,
+        budget=budget,
+        recipe=recipe,
+        journal=str(journal),
+        study_name=study_name,
+        trials=trials,
+        timeout=timeout,
+        seed=seed,
+        threads=max(1, (os.cpu_count() or 1) // workers),
+    )
     try:
         return _run(
+            job=job,
+            workers=workers,
             name=name,
             distil=distil,
             compress=compress,
@@ -201,6 +257,8 @@ def run_search(
 
 def _run(
     *,
+    job: Job,
+    workers: int,
     name: str,
     distil: Distil,
     compress: Compress,
@@ -220,34 +278,8 @@ def _run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nas.search import run_study
-    from nas.train import train
 
     start = time.monotonic()
-    by_res: dict[int, Any] = {}
-    proxy = (
-        data.subset(recipe.proxy_samples, seed=seed)
-        if recipe.proxy_samples < len(data.x_train)
-        else data
-    )
-
-    def proxy_trainer(spec: Any, trial_seed: int, report: Any) -> float:
-        r = spec.input_shape[0]
-        if r not in by_res:
-            by_res[r] = proxy.at_resolution(r)
-        d = by_res[r]
-        res = train(
-            spec,
-            d.x_train,
-            d.y_train,
-            d.x_val,
-            d.y_val,
-            epochs=recipe.proxy_epochs,
-            seed=trial_seed,
-            batch_size=recipe.batch_size,
-            on_epoch=report,
-        )
-        return res.val_accuracy
-
     import optuna.storages
     from optuna.storages.journal import JournalFileBackend
 
@@ -274,18 +306,32 @@ def _run(
                     progress.console.print(f"  new best {best.val_accuracy:.3f}  {best.spec}")
             progress.update(bar, completed=min(sum(c.values()), trials), status=status)
 
-        result = run_study(
-            space=space,
-            geometry=data.geometry(),
-            budget=budget,
-            trainer=proxy_trainer,
-            trials=trials,
-            timeout=timeout,
-            seed=seed,
-            storage=storage,
-            study_name=study_name,
-            on_trial=on_trial,
-        )
+        pool = Workers(job, workers) if workers > 1 else None
+
+        def wait_for_workers() -> None:
+            if pool is not None:
+                progress.update(bar, status=f"waiting for the other {workers - 1} worker(s)")
+                pool.join()
+
+        try:
+            result = run_study(
+                space=space,
+                geometry=data.geometry(),
+                budget=budget,
+                trainer=proxy_trainer(data, recipe, seed),
+                trials=trials,
+                timeout=timeout,
+                seed=seed,
+                storage=storage,
+                study_name=study_name,
+                on_trial=on_trial,
+                on_start=pool.start if pool is not None else None,
+                on_end=wait_for_workers,
+            )
+        except BaseException:
+            if pool is not None:
+                pool.stop()
+            raise
     search_s = time.monotonic() - start
     if not result.ranked:
         raise TinyzooError(

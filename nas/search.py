@@ -77,16 +77,27 @@ def run_study(
     storage: Any,
     study_name: str,
     on_trial: Callable[[Counter[str], Candidate | None], None] | None = None,
+    worker: int = 0,
+    on_start: Callable[[], None] | None = None,
+    on_end: Callable[[], None] | None = None,
 ) -> SearchResult:
+    """Run `trials` trials in all (finished ones in `storage` count), then rank what trained.
+
+    Several processes may run this on one study (`--workers`): `worker` numbers them (0 is the
+    one that reports; each gets its own sampler seed), the trial count is shared, `on_start`
+    runs once the study exists and `on_end` before the result is read (to wait for the others).
+    """
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Not WARNING: Optuna would print a traceback for the trial that Ctrl-C stops. A real error
+    # propagates (catch=()) and is reported by the caller.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(
         study_name=study_name,
         storage=storage,
         load_if_exists=True,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+        sampler=optuna.samplers.TPESampler(seed=seed + 1000 * worker, n_startup_trials=5),
         # Epoch-0 accuracy is too noisy to judge by; compare from the second epoch on.
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
@@ -115,6 +126,7 @@ def run_study(
         spec = space.decode(space.sample(trial, geometry), geometry)
         p = profile_spec(spec)
         trial.set_user_attr("arch", str(spec))
+        trial.set_user_attr("worker", worker)
         for k in ("macs", "params", "activation_bytes", "arena_bytes", "tflite_bytes"):
             trial.set_user_attr(k, getattr(p, k))
         ms = budget.latency_ms(p.macs, len(p.layers))
@@ -165,10 +177,16 @@ def run_study(
     if on_trial is not None:
         ranked = _ranked(study)
         on_trial(counts(), ranked[0] if ranked else None)
+    if on_start is not None:
+        on_start()
     if remaining:
+        # Every worker stops once the study holds `trials` trials, whoever ran them.
+        total = optuna.study.MaxTrialsCallback(trials, states=None)
         study.optimize(
-            objective, n_trials=remaining, timeout=timeout, callbacks=[callback], catch=()
+            objective, n_trials=remaining, timeout=timeout, callbacks=[callback, total], catch=()
         )
+    if on_end is not None:
+        on_end()
     return SearchResult(
         study_name=study_name,
         ranked=_ranked(study),

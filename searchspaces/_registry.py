@@ -16,9 +16,14 @@ __all__ = ["Geometry", "Space", "get_space", "list_spaces", "register_space"]
 class Geometry:
     """What a task fixes about a model: the resolutions it may be fed at, channels, classes."""
 
-    resolutions: tuple[int, ...]  # square input sizes the task's preprocessing can produce
+    resolutions: tuple[int, ...]  # input heights the task's preprocessing can produce
     channels: int
     num_classes: int
+    width: int | None = None  # a fixed input width (kws: 10 MFCC); None: square inputs
+
+    def shape(self, resolution: int) -> tuple[int, int, int]:
+        """The input shape (H, W, C) at `resolution`."""
+        return (resolution, self.width or resolution, self.channels)
 
 
 class Space(abc.ABC):

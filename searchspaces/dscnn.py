@@ -44,7 +44,7 @@ class DSCNNSpace(Space):
     def decode(self, params: dict[str, Any], geometry: Geometry) -> ArchSpec:
         r = int(params["resolution"])
         return ArchSpec(
-            input_shape=(r, r, geometry.channels),
+            input_shape=geometry.shape(r),
             num_classes=geometry.num_classes,
             stem=ConvBlock(
                 int(params["stem_kernel"]), int(params["stem_stride"]), int(params["stem_channels"])
@@ -62,7 +62,7 @@ class DSCNNSpace(Space):
     def smallest(self, geometry: Geometry) -> ArchSpec:
         r = min(geometry.resolutions)
         return ArchSpec(
-            input_shape=(r, r, geometry.channels),
+            input_shape=geometry.shape(r),
             num_classes=geometry.num_classes,
             stem=ConvBlock(min(self.stem_kernels), max(self.stem_strides), min(self.stem_channels)),
             blocks=(DSBlock(min(self.kernels), max(self.strides), min(self.channels)),)
@@ -75,7 +75,7 @@ class DSCNNSpace(Space):
         # Down-sample twice on small inputs, three times from 16 pixels up.
         strides = (2, 1, 2, 1, 2) if r >= 16 else (1, 1, 2, 1, 1)
         return ArchSpec(
-            input_shape=(r, r, geometry.channels),
+            input_shape=geometry.shape(r),
             num_classes=geometry.num_classes,
             stem=ConvBlock(min(self.stem_kernels), min(self.stem_strides), max(self.stem_channels)),
             blocks=tuple(

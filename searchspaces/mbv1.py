@@ -7,7 +7,8 @@ the input resolution (where the task allows) and the stem's stride. Kernels are 
 throughout, as in the paper.
 
 Small inputs: the paper down-samples 32x from 224 pixels. Here a stride of 2 is kept only while
-the feature map is at least 4 pixels across, so an 8x8 input is not reduced to nothing.
+the feature map's narrower side is at least 4 pixels, so an 8x8 input (or kws' 49x10 MFCC) is
+not reduced to nothing.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class MBV1Space(Space):
         }
 
     def decode(self, params: dict[str, Any], geometry: Geometry) -> ArchSpec:
-        r, alpha = int(params["resolution"]), float(params["alpha"])
-        size = r
+        shape, alpha = geometry.shape(int(params["resolution"])), float(params["alpha"])
+        size = min(shape[:2])  # the narrower side decides when to stop down-sampling
         stem_stride = self._stride(int(params["stem_stride"]), size)
         size = -(-size // stem_stride)
         blocks = []
@@ -67,7 +68,7 @@ class MBV1Space(Space):
             size = -(-size // s)
             blocks.append(DSBlock(3, s, scaled(channels, alpha)))
         return ArchSpec(
-            input_shape=(r, r, geometry.channels),
+            input_shape=shape,
             num_classes=geometry.num_classes,
             stem=ConvBlock(3, stem_stride, scaled(STEM_CHANNELS, alpha)),
             blocks=tuple(blocks),

@@ -29,7 +29,7 @@ def _check_splits(ds: Dataset, size: int, channels: int) -> None:
 
 
 def test_tasks_and_import_is_light() -> None:
-    assert TASKS == ("fashion", "digits")
+    assert TASKS == ("fashion", "digits", "kws")
     code = "import sys, nas.data; print(any(m in sys.modules for m in ('tensorflow', 'sklearn')))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr

@@ -148,3 +148,26 @@ def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_pa
     import zoo
 
     assert [e for e in zoo.list_models(tracking_uri=tracking_uri) if e.name == "digits-l010"] == []
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> None:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    recipe = Recipe(proxy_samples=100_000, proxy_epochs=2, final_epochs=2, batch_size=64)
+    entry = run_search(
+        board="l010", task="digits", trials=6, seed=0, recipe=recipe, tracking_uri=tracking_uri,
+        teacher="none", workers=2, study_name="two-workers",
+    )  # fmt: skip
+    log = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies" / "two-workers.log"
+    study = optuna.load_study(
+        study_name="two-workers",
+        storage=optuna.storages.JournalStorage(JournalFileBackend(str(log))),
+    )
+    # Both processes ran trials; together they stop at the count asked for (one trial each may
+    # already be running when the other reaches it).
+    assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
+    assert 6 <= len(study.trials) <= 7
+    assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
+    assert entry.arch in {t.user_attrs["arch"] for t in study.trials}

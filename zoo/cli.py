@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="search processes on this machine, sharing the study (default 1)",
+    )
+    s.add_argument(
         "--space", default="dscnn", help="search space (see `tinyzoo spaces`; default dscnn)"
     )
     s.add_argument("--data", metavar="DIR", help="your own dataset folder (see README)")
@@ -352,6 +359,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     )
     if args.trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
+    from nas.workers import check_workers
+
+    check_workers(args.workers)
     if args.epochs is not None and args.epochs < 1:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
     from nas.compress import Compress, check_options
@@ -375,6 +385,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             max_macs=args.max_macs,
             max_latency_ms=args.max_latency_ms,
             seed=args.seed,
+            workers=args.workers,
             space=args.space,
             data_dir=Path(args.data) if args.data else None,
             tracking_uri=args.tracking_uri,

@@ -1,4 +1,4 @@
-"""Datasets: the builtin tasks and a user's image folder, as one `Dataset` record.
+"""Datasets: the builtin tasks (fashion, digits, kws) and a user's folder, as one `Dataset`.
 
 ds = load_task("fashion")                # native 28x28, cached per process
 small = ds.at_resolution(16)             # what a 16x16 model is trained on
@@ -16,19 +16,27 @@ from nas.errors import unknown_name
 
 __all__ = ["TASKS", "Dataset", "load_task", "resize_bilinear"]
 
-TASKS: tuple[str, ...] = ("fashion", "digits")
+TASKS: tuple[str, ...] = ("fashion", "digits", "kws")
 
 
 def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
-    """Load a builtin task by name, or the image folder `data_dir` under the name `task`.
+    """Load a builtin task by name, or the folder `data_dir` under the name `task`.
+
+    A folder of .wav sub-folders is read as speech (nas.data.kws.load_speech_folder), any other
+    as images (nas.data.folder.load_folder).
 
     `seed` shuffles a folder's train/val/test split. The builtin tasks ignore it: their
     splits are fixed so that every run validates and tests on the same images.
     """
     if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if root.is_dir() and next(root.glob("*/*.wav"), None) is not None:
+            from nas.data.kws import load_speech_folder  # recordings: the Speech Commands layout
+
+            return load_speech_folder(root, name=task, seed=seed)
         from nas.data.folder import load_folder
 
-        return load_folder(Path(data_dir), name=task, seed=seed)
+        return load_folder(root, name=task, seed=seed)
     if task == "fashion":
         from nas.data.fashion import load_fashion
 
@@ -37,4 +45,10 @@ def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Data
         from nas.data.digits import load_digits
 
         return load_digits()
-    raise unknown_name("task", task, TASKS, "Use --data DIR for your own images.")
+    if task == "kws":
+        from nas.data.kws import load_kws
+
+        return load_kws()
+    raise unknown_name(
+        "task", task, TASKS, "Use --data DIR for your own images or .wav recordings."
+    )

@@ -25,8 +25,9 @@ RESIZE_RECIPE = "bilinearly (half-pixel centres, no antialiasing; tf.image.resiz
 class Dataset:
     """One task's data: three splits, their labels, and how raw data becomes model input.
 
-    `x_*` are float32 NHWC in [0, 1]; `y_*` are int64 class ids into `labels`. The arrays of a
-    loaded task are shared (loaders cache them) and read-only: copy before changing them.
+    `x_*` are float32 NHWC (images in [0, 1]; kws: MFCCs as nas.data.kws.mfcc gives them); `y_*`
+    are int64 class ids into `labels`. The arrays of a loaded task are shared (loaders cache
+    them) and read-only: copy before changing them.
     """
 
     name: str
@@ -42,6 +43,8 @@ class Dataset:
     description: str  # where the data came from, for the model card
     # The raw -> [0, 1] float32 part of the recipe at native size (without the resize step).
     base_recipe: str = dataclasses.field(default="", repr=False)
+    # Width of a non-square input that is never resized (kws: 49 frames x 10 MFCC); None: square.
+    native_width: int | None = None
 
     @property
     def size(self) -> int:
@@ -61,7 +64,10 @@ class Dataset:
         from searchspaces._registry import Geometry
 
         return Geometry(
-            resolutions=self.resolutions, channels=self.channels, num_classes=self.num_classes
+            resolutions=self.resolutions,
+            channels=self.channels,
+            num_classes=self.num_classes,
+            width=self.native_width,
         )
 
     def _check_size(self, size: int) -> None:
@@ -101,7 +107,8 @@ class Dataset:
         """
         self._check_size(size)
         c = self.channels
-        recipe = f"{self.base_recipe} ({self.native_size}x{self.native_size}x{c})"
+        width = self.native_width or self.native_size
+        recipe = f"{self.base_recipe} ({self.native_size}x{width}x{c})"
         if size != self.native_size:
             recipe += f", resized {RESIZE_RECIPE} to {size}x{size}x{c}"
         return recipe
@@ -180,6 +187,7 @@ def make_dataset(
         x_test=_frozen(np.asarray(x_test, dtype=np.float32)),
         y_test=_frozen(np.asarray(y_test, dtype=np.int64)),
         native_size=int(x.shape[1]),
+        native_width=None if x.shape[2] == x.shape[1] else int(x.shape[2]),
         resolutions=resolutions,
         description=description,
         base_recipe=base_recipe,

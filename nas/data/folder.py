@@ -18,7 +18,7 @@ import numpy as np
 from nas.data._dataset import Dataset, make_dataset, stratified_split
 from nas.errors import TinyzooError
 
-__all__ = ["EXTENSIONS", "load_folder"]
+__all__ = ["EXTENSIONS", "class_dirs", "load_folder"]
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 NATIVE = 32
@@ -27,19 +27,23 @@ FRACTIONS = (0.8, 0.1)  # train, val; test gets the rest
 MIN_IMAGES = 10  # so that validation and test get at least one image each
 
 
-def _class_dirs(root: Path) -> list[Path]:
+def class_dirs(root: Path, *, what: str = "images") -> list[Path]:
+    """The class sub-folders of `root` (at least two), or one line saying what is wrong."""
+    example = (
+        "data/yes/*.wav and data/no/*.wav" if "wav" in what else "data/cat/*.png and data/dog/*.png"
+    )
     if not root.is_dir():
-        what = "is a file, not a folder" if root.exists() else "does not exist"
+        state = "is a file, not a folder" if root.exists() else "does not exist"
         raise TinyzooError(
-            f"data folder {str(root)!r} {what}. Give a folder with one sub-folder of images "
-            "per class, e.g. data/cat/*.png and data/dog/*.png."
+            f"data folder {str(root)!r} {state}. Give a folder with one sub-folder of {what} "
+            f"per class, e.g. {example}."
         )
     dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(dirs) < 2:
         found = ", ".join(repr(d.name) for d in dirs) or "none"
         raise TinyzooError(
             f"data folder {str(root)!r} has {len(dirs)} class sub-folder(s) ({found}); a "
-            "classifier needs at least two. Put each class's images in its own sub-folder."
+            f"classifier needs at least two. Put each class's {what} in its own sub-folder."
         )
     return dirs
 
@@ -78,7 +82,7 @@ def _read(path: Path) -> tuple[np.ndarray, bool]:
 def load_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
     """Load `root` and split it 80/10/10, stratified by class, shuffled by `seed`."""
     root = Path(root).expanduser()
-    dirs = _class_dirs(root)
+    dirs = class_dirs(root)
     files = [(label, path) for label, d in enumerate(dirs) for path in _images(d)]
     if len(files) < MIN_IMAGES:
         raise TinyzooError(

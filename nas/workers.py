@@ -1,0 +1,131 @@
+"""`--workers N`: N - 1 more search processes on this machine, sharing the study's journal file.
+
+Each worker is a fresh Python process (spawned, not forked: TensorFlow's threads do not survive
+a fork) that loads the same data, opens the same Optuna study through the journal file (which
+locks) and runs trials until the study holds the requested number. TensorFlow's threads are
+split between the processes. The calling process is worker 0: it reports progress and, once
+every worker has finished, trains the finalists.
+
+Ctrl-C reaches every process of the terminal's group; a worker that is interrupted ends its
+trial (Optuna records it as failed) and exits with 130, as the main process does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from nas.boards import Budget
+from nas.errors import TinyzooError
+
+__all__ = ["Job", "Workers", "check_workers"]
+
+
+def check_workers(n: int) -> None:
+    if n < 1:
+        raise TinyzooError(
+            f"--workers must be at least 1 (the search process itself), got {n}. "
+            f"This machine has {os.cpu_count() or 1} CPU cores; --workers 2 suits two."
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to rebuild the search (all plain, picklable data)."""
+
+    task: str
+    data_dir: str | None
+    data_seed: int
+    space: str
+    budget: Budget
+    recipe: Any  # nas.pipeline.Recipe
+    journal: str
+    study_name: str
+    trials: int
+    timeout: float | None
+    seed: int
+    threads: int  # TensorFlow intra-op threads for this worker
+
+
+def _work(job: Job, index: int) -> None:
+    """A worker process's body (module level: spawn pickles it by name)."""
+    try:
+        import optuna.storages
+        from optuna.storages.journal import JournalFileBackend
+
+        from nas._quiet import quiet_tensorflow
+
+        quiet_tensorflow()
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(job.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        from pathlib import Path
+
+        from nas.data import load_task
+        from nas.pipeline import proxy_trainer
+        from nas.search import run_study
+        from searchspaces import get_space
+
+        data = load_task(
+            job.task, data_dir=Path(job.data_dir) if job.data_dir else None, seed=job.data_seed
+        )
+        run_study(
+            space=get_space(job.space),
+            geometry=data.geometry(),
+            budget=job.budget,
+            trainer=proxy_trainer(data, job.recipe, job.seed),
+            trials=job.trials,
+            timeout=job.timeout,
+            seed=job.seed,
+            storage=optuna.storages.JournalStorage(JournalFileBackend(job.journal)),
+            study_name=job.study_name,
+            worker=index,
+        )
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+class Workers:
+    """Workers 1..n-1 of a search; `start` once the study exists, `join` before ranking."""
+
+    def __init__(self, job: Job, n: int) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self.procs = [
+            ctx.Process(target=_work, args=(job, i), name=f"tinyzoo-worker-{i}")
+            for i in range(1, n)
+        ]
+
+    def start(self) -> None:
+        for p in self.procs:
+            p.start()
+
+    def join(self) -> None:
+        """Wait for every worker; a worker that failed is an error, an interrupted one too."""
+        for p in self.procs:
+            p.join()
+        codes = [p.exitcode for p in self.procs]
+        if any(c == 130 or c == -signal.SIGINT for c in codes):
+            raise KeyboardInterrupt
+        bad = [(p.name, c) for p, c in zip(self.procs, codes, strict=True) if c != 0]
+        if bad:
+            raise TinyzooError(
+                f"search worker {bad[0][0]} failed (exit code {bad[0][1]}; its traceback is "
+                "above). Finished trials are kept: rerun the same command to resume."
+            )
+
+    def stop(self) -> None:
+        """Interrupt and reap every live worker (after Ctrl-C or an error in the main one)."""
+        for p in self.procs:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGINT)  # `kill -INT` of the main process alone
+        for p in self.procs:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.terminate()
+                p.join()

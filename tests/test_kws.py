@@ -1,0 +1,155 @@
+"""Keyword spotting: the public MFCC, espeak-ng synthesis, the cached task, and .wav folders."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nas.data import kws
+from nas.errors import TinyzooError
+
+
+def test_mfcc_is_49_frames_of_10_coefficients_and_orthonormal() -> None:
+    rng = np.random.default_rng(0)
+    one = kws.mfcc(rng.uniform(-0.5, 0.5, 16_000))
+    assert one.shape == (49, 10, 1) and one.dtype == np.float32
+    batch = kws.mfcc(rng.uniform(-0.5, 0.5, (3, 16_000)))
+    assert batch.shape == (3, 49, 10, 1)
+    # Silence: every log-mel energy is log(1e-6), so an orthonormal DCT puts it all in c0.
+    quiet = kws.mfcc(np.zeros(16_000))
+    assert np.allclose(quiet[:, 0, 0], np.sqrt(40) * np.log(1e-6), rtol=1e-6)
+    assert np.allclose(quiet[:, 1:, 0], 0, atol=1e-4)
+    full = np.cos(np.pi / 40 * (np.arange(40)[:, None] + 0.5) * np.arange(40)[None, :])
+    full *= np.sqrt(2 / 40)
+    full[:, 0] /= np.sqrt(2)
+    assert np.allclose(full.T @ full, np.eye(40), atol=1e-12)
+    assert np.allclose(kws._dct_matrix(), full[:, :10])
+
+
+def test_mel_filters_cover_20_to_4000_hz_in_order() -> None:
+    m = kws._mel_matrix(16_000)  # (513 FFT bins, 40 filters)
+    freqs = np.arange(513) * 16_000 / 1024
+    peaks = freqs[m.argmax(axis=0)]
+    assert np.all(np.diff(peaks) > 0) and 20 < peaks[0] < 100 and 3500 < peaks[-1] < 4000
+    assert m[freqs > 4000].sum() == 0 and m[freqs < 20].sum() == 0
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(16_000) / 16_000)
+    low = 0.5 * np.sin(2 * np.pi * 300 * np.arange(16_000) / 16_000)
+    assert not np.allclose(kws.mfcc(tone), kws.mfcc(low), atol=1.0)
+
+
+@pytest.mark.parametrize(
+    ("audio", "rate", "message"),
+    [(np.zeros(8000), 16_000, "one second"), (np.zeros(16_000), 8000, "16000 Hz")],
+)
+def test_mfcc_refuses_other_lengths_and_rates(audio: np.ndarray, rate: int, message: str) -> None:
+    with pytest.raises(TinyzooError, match=message):
+        kws.mfcc(audio, sample_rate=rate)
+
+
+def test_synthesis_is_deterministic_and_speakers_differ() -> None:
+    a = kws.synthesize("yes", "gmw/en-US", "f2", 150, 50)
+    assert np.array_equal(a, kws.synthesize("yes", "gmw/en-US", "f2", 150, 50))
+    assert 0.1 < len(a) / kws.SAMPLE_RATE < 1.0 and 0.05 < np.abs(a).max() <= 1.0
+    b = kws.synthesize("yes", "gmw/en-US", "m3", 150, 50)
+    assert len(a) != len(b) or not np.array_equal(a, b)
+    assert kws._plan(0) == kws._plan(0) and kws._plan(0) != kws._plan(1)
+
+
+def test_speakers_are_split_so_test_voices_are_never_trained_on() -> None:
+    s = kws._speakers(0)
+    assert set(s["train"]).isdisjoint(s["val"]) and set(s["train"]).isdisjoint(s["test"])
+    assert set(s["val"]).isdisjoint(s["test"])
+    assert sorted(s["train"] + s["val"] + s["test"]) == sorted(kws.VARIANTS)
+    for split, _, word, _, variant, *_ in kws._plan(0):
+        assert not word or variant in s[split]
+
+
+@pytest.mark.slow
+def test_the_kws_task_is_balanced_cached_and_matches_its_geometry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nas.data import load_task
+
+    d = load_task("kws")
+    assert d.labels == ("silence", "unknown", *kws.KEYWORDS)
+    assert d.x_train.shape[1:] == (49, 10, 1)
+    for y, n in ((d.y_train, 400), (d.y_val, 80), (d.y_test, 80)):
+        assert np.bincount(y, minlength=12).tolist() == [n] * 12
+    g = d.geometry()
+    assert g.shape(49) == (49, 10, 1) and g.num_classes == 12
+    assert "nas.data.kws.mfcc" in d.preprocessing(49) and "(49x10x1)" in d.preprocessing(49)
+    # Features are not all alike: a keyword's mean differs from silence's.
+    assert np.abs(d.x_train[d.y_train == 2].mean(0) - d.x_train[d.y_train == 0].mean(0)).max() > 1
+
+
+def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def _recordings(root: Path, words: tuple[str, ...], n: int = 4) -> None:
+    for w in words:
+        for i in range(n):
+            variant = kws.VARIANTS[i]
+            _write_wav(
+                root / w / f"{variant}_{i}.wav",
+                kws.synthesize(w, "gmw/en", variant, 150, 50),
+                16_000,
+            )
+
+
+def test_a_folder_of_wavs_is_a_task_with_one_class_per_word(tmp_path: Path) -> None:
+    from nas.data import load_task
+
+    _recordings(tmp_path, ("yes", "no", "maybe"), n=10)
+    d = load_task("mine", data_dir=tmp_path)
+    assert d.labels == ("maybe", "no", "yes") and d.x_train.shape[1:] == (49, 10, 1)
+    assert len(d.y_train) + len(d.y_val) + len(d.y_test) == 30
+    # The model input is exactly mfcc() of the padded recording.
+    first = tmp_path / "maybe" / sorted(p.name for p in (tmp_path / "maybe").iterdir())[0]
+    pool = np.concatenate([d.x_train, d.x_val, d.x_test])
+    want = kws.mfcc(kws._one_second(kws._read_wav(first)))
+    assert np.any(np.all(np.isclose(pool, want, atol=1e-5), axis=(1, 2, 3)))
+
+
+def test_a_speech_commands_folder_gets_the_twelve_classes_and_its_lists(tmp_path: Path) -> None:
+    from nas.data import load_task
+
+    _recordings(tmp_path, (*kws.KEYWORDS, "bed"), n=3)  # 3 unknown: the keywords' mean, all kept
+    rng = np.random.default_rng(0)
+    _write_wav(
+        tmp_path / kws.BACKGROUND / "white.wav", 0.1 * rng.standard_normal(5 * 16_000), 16_000
+    )
+    clips = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*.wav"))
+    words = [c for c in clips if not c.startswith("_")]
+    (tmp_path / "validation_list.txt").write_text("\n".join(words[0::3]))
+    (tmp_path / "testing_list.txt").write_text("\n".join(words[1::3]))
+    d = load_task("kws", data_dir=tmp_path)
+    assert d.labels == kws.LABELS
+    assert len(d.y_val) == len(words[0::3]) and len(d.y_test) == len(words[1::3])
+    assert (d.y_train == 0).sum() == 3  # silence: 1 s slices of the background noise
+    assert (np.concatenate([d.y_train, d.y_val, d.y_test]) == 1).sum() == 3  # unknown
+
+
+@pytest.mark.parametrize("case", ["one class", "unreadable", "empty class"])
+def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
+    from nas.data import load_task
+
+    _recordings(tmp_path, ("yes",) if case == "one class" else ("yes", "no"), n=2)
+    if case == "unreadable":
+        (tmp_path / "no" / "broken.wav").write_bytes(b"RIFF\x00\x00not a wave file")
+        match = r"cannot read audio .*broken\.wav"
+    elif case == "empty class":
+        (tmp_path / "up").mkdir()
+        match = r"class 'up' .* has no \.wav files"
+    else:
+        match = "needs at least two"
+    with pytest.raises(TinyzooError, match=match):
+        load_task("kws", data_dir=tmp_path)
