@@ -8,8 +8,8 @@ For each task, the architecture of its shipped zoo winner (kws, with none shippe
 reference DS-CNN in REFERENCES) goes through the pipeline's own
 compression chain (nas.compress.run_chain) with each seed twice: on the labels alone (student,
 PTQ, QAT) and distilled from the shipped `teacher-<task>` (distilled, pruned, PTQ, QAT), with the
-task's recipe. int8 models run on TFLM's reference kernels over the whole test split. Writes the
-table into docs/RESULTS.md.
+task's recipe. int8 models run on TFLM's reference kernels over the whole test split. Writes each
+task's table into docs/RESULTS.md (section compress-<task>) as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -184,15 +184,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="final epochs (default: the task's recipe)")
     ap.add_argument("--prune", type=float, default=0.3, help="share of MACs to prune (0.3)")
     args = ap.parse_args()
-    lines: list[str] = []
+    command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
         for task in args.tasks.split(","):
-            lines += run_task(task, args.seeds, args.epochs, args.prune, store)
-    command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
-    body = "## Compression stages\n\n`" + command + "`\n\n" + "\n".join(lines)
-    write_section("compress", body)
-    print("\n".join(lines))
+            lines = run_task(task, args.seeds, args.epochs, args.prune, store)
+            # One section per task, written as soon as it is measured.
+            body = f"## Compression stages: {task}\n\n`{command}`\n\n" + "\n".join(lines)
+            write_section(f"compress-{task}", body)
+            print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

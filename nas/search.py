@@ -85,7 +85,8 @@ def run_study(
 
     Several processes may run this on one study (`--workers`): `worker` numbers them (0 is the
     one that reports; each gets its own sampler seed), the trial count is shared, `on_start`
-    runs once the study exists and `on_end` before the result is read (to wait for the others).
+    runs once the study exists and trials remain, `on_end` before the result is read (to wait
+    for the others).
     """
     import optuna
 
@@ -177,9 +178,9 @@ def run_study(
     if on_trial is not None:
         ranked = _ranked(study)
         on_trial(counts(), ranked[0] if ranked else None)
-    if on_start is not None:
-        on_start()
     if remaining:
+        if on_start is not None:
+            on_start()
         # Every worker stops once the study holds `trials` trials, whoever ran them.
         total = optuna.study.MaxTrialsCallback(trials, states=None)
         study.optimize(

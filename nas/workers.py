@@ -2,9 +2,11 @@
 
 Each worker is a fresh Python process (spawned, not forked: TensorFlow's threads do not survive
 a fork) that loads the same data, opens the same Optuna study through the journal file (which
-locks) and runs trials until the study holds the requested number. TensorFlow's threads are
-split between the processes. The calling process is worker 0: it reports progress and, once
-every worker has finished, trains the finalists.
+locks) and runs trials until the study holds the requested number (at most N - 1 more, those
+already running when the count is reached). Each extra worker gets cores / N TensorFlow threads;
+the calling process, worker 0, keeps TensorFlow's default (its TensorFlow may be running
+already). It reports progress and, once every worker has finished, trains the finalists. A
+worker whose main process dies stops as if interrupted.
 
 Ctrl-C reaches every process of the terminal's group; a worker that is interrupted ends its
 trial (Optuna records it as failed) and exits with 130, as the main process does.
@@ -50,8 +52,24 @@ class Job:
     threads: int  # TensorFlow intra-op threads for this worker
 
 
+def _watch_parent() -> None:
+    """Interrupt this worker, as Ctrl-C would, if the main process dies (SIGKILL, a crash)."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="tinyzoo-parent-watch", daemon=True).start()
+
+
 def _work(job: Job, index: int) -> None:
     """A worker process's body (module level: spawn pickles it by name)."""
+    _watch_parent()
     try:
         import optuna.storages
         from optuna.storages.journal import JournalFileBackend
@@ -100,13 +118,17 @@ class Workers:
             ctx.Process(target=_work, args=(job, i), name=f"tinyzoo-worker-{i}")
             for i in range(1, n)
         ]
+        self.started = False
 
     def start(self) -> None:
+        self.started = True
         for p in self.procs:
             p.start()
 
     def join(self) -> None:
         """Wait for every worker; a worker that failed is an error, an interrupted one too."""
+        if not self.started:
+            return
         for p in self.procs:
             p.join()
         codes = [p.exitcode for p in self.procs]
@@ -120,10 +142,19 @@ class Workers:
             )
 
     def stop(self) -> None:
-        """Interrupt and reap every live worker (after Ctrl-C or an error in the main one)."""
+        """End every live worker (after Ctrl-C or an error in the main one); never raises.
+
+        A terminal's Ctrl-C has reached the workers already: they get a few seconds to record
+        their trial and exit before a SIGINT of their own (the main process alone was
+        interrupted, or it failed), then SIGTERM.
+        """
+        if not self.started:
+            return
+        for p in self.procs:
+            p.join(timeout=5)
         for p in self.procs:
             if p.is_alive() and p.pid is not None:
-                os.kill(p.pid, signal.SIGINT)  # `kill -INT` of the main process alone
+                os.kill(p.pid, signal.SIGINT)
         for p in self.procs:
             p.join(timeout=60)
             if p.is_alive():

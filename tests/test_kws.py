@@ -133,19 +133,25 @@ def test_a_speech_commands_folder_gets_the_twelve_classes_and_its_lists(tmp_path
     (tmp_path / "testing_list.txt").write_text("\n".join(words[1::3]))
     d = load_task("kws", data_dir=tmp_path)
     assert d.labels == kws.LABELS
-    assert len(d.y_val) == len(words[0::3]) and len(d.y_test) == len(words[1::3])
-    assert (d.y_train == 0).sum() == 3  # silence: 1 s slices of the background noise
+    # Silence (1 s slices of the background noise, in no list) is shared out like the words.
+    assert [(y == 0).sum() for y in (d.y_train, d.y_val, d.y_test)] == [1, 1, 1]
+    assert len(d.y_val) == len(words[0::3]) + 1 and len(d.y_test) == len(words[1::3]) + 1
     assert (np.concatenate([d.y_train, d.y_val, d.y_test]) == 1).sum() == 3  # unknown
 
 
-@pytest.mark.parametrize("case", ["one class", "unreadable", "empty class"])
+@pytest.mark.parametrize("case", ["one class", "unreadable", "empty class", "empty 8 kHz"])
 def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
     from nas.data import load_task
 
-    _recordings(tmp_path, ("yes",) if case == "one class" else ("yes", "no"), n=2)
+    _recordings(tmp_path, ("yes",) if case == "one class" else ("yes", "no"), n=5)
     if case == "unreadable":
         (tmp_path / "no" / "broken.wav").write_bytes(b"RIFF\x00\x00not a wave file")
         match = r"cannot read audio .*broken\.wav"
+    elif case == "empty 8 kHz":  # no samples at another rate: read, then too short to matter
+        _write_wav(tmp_path / "no" / "empty.wav", np.zeros(0), 8000)
+        assert kws._read_wav(tmp_path / "no" / "empty.wav").shape == (0,)
+        load_task("kws", data_dir=tmp_path)  # loads: an empty clip is one second of silence
+        return
     elif case == "empty class":
         (tmp_path / "up").mkdir()
         match = r"class 'up' .* has no \.wav files"

@@ -155,9 +155,10 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
     import optuna
     from optuna.storages.journal import JournalFileBackend
 
-    recipe = Recipe(proxy_samples=100_000, proxy_epochs=2, final_epochs=2, batch_size=64)
+    # Long enough (10 trials of 3 epochs) that worker 1 is up before worker 0 alone is done.
+    recipe = Recipe(proxy_samples=100_000, proxy_epochs=3, final_epochs=2, batch_size=64)
     entry = run_search(
-        board="l010", task="digits", trials=6, seed=0, recipe=recipe, tracking_uri=tracking_uri,
+        board="l010", task="digits", trials=10, seed=0, recipe=recipe, tracking_uri=tracking_uri,
         teacher="none", workers=2, study_name="two-workers",
     )  # fmt: skip
     log = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies" / "two-workers.log"
@@ -168,6 +169,31 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
     # Both processes ran trials; together they stop at the count asked for (one trial each may
     # already be running when the other reaches it).
     assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
-    assert 6 <= len(study.trials) <= 7
+    assert 10 <= len(study.trials) <= 11
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
     assert entry.arch in {t.user_attrs["arch"] for t in study.trials}
+
+
+def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
+    tracking_uri: str,
+) -> None:
+    import multiprocessing
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from nas.errors import TinyzooError
+
+    studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
+    studies.mkdir(parents=True, exist_ok=True)
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(studies / "mine.log")))
+    study = optuna.create_study(study_name="mine", storage=storage)
+    study.set_user_attr("space", "dscnn")
+    study.set_user_attr("budget", {"ram_bytes": 1, "flash_bytes": 1, "max_macs": None})
+    with pytest.raises(TinyzooError, match="was started with space 'dscnn' and budget"):
+        run_search(
+            board="l010", task="digits", trials=3, teacher="none", workers=2,
+            study_name="mine", tracking_uri=tracking_uri,
+        )  # fmt: skip
+    assert multiprocessing.active_children() == []
+    assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 0

@@ -30,7 +30,7 @@ def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Data
     """
     if data_dir is not None:
         root = Path(data_dir).expanduser()
-        if root.is_dir() and next(root.glob("*/*.wav"), None) is not None:
+        if root.is_dir() and any(p.suffix.lower() == ".wav" for p in root.glob("*/*")):
             from nas.data.kws import load_speech_folder  # recordings: the Speech Commands layout
 
             return load_speech_folder(root, name=task, seed=seed)

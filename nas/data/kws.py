@@ -11,10 +11,10 @@ so the test split holds only speakers never heard in training (all accents appea
 split). Every random choice comes from one seed, and espeak-ng is deterministic, so the same
 seed and espeak-ng version give the same clips; features are cached (see `cache_dir`).
 
-`mfcc(audio)` is the exact model input (Hello Edge, Zhang et al. 2017; MLPerf Tiny KWS):
-40 ms Hann windows every 20 ms (49 frames per second), power spectrum (FFT of 1024), 40
-triangular mel filters from 20 to 4,000 Hz, natural log (of energy + 1e-6), orthonormal
-DCT-II, the first 10 coefficients.
+`mfcc(audio)` is the exact model input, the 49x10 MFCC shape of Hello Edge (Zhang et al. 2017)
+and MLPerf Tiny's KWS, with these parameters: 40 ms Hann windows every 20 ms (49 frames per
+second), power spectrum (FFT of 1024), 40 triangular mel filters from 20 to 4,000 Hz, natural
+log (of energy + 1e-6), orthonormal DCT-II, the first 10 coefficients.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ VOICES = (
     "gmw/en", "gmw/en-US", "gmw/en-GB-scotland", "gmw/en-GB-x-gbclan", "gmw/en-GB-x-gbcwmd",
     "gmw/en-GB-x-rp", "gmw/en-029",
 )  # fmt: skip
-# Human-sounding variants (speakers); robots and effects left out.
+# Variants (speakers): human-sounding ones, with whisper, croak and the klatt synthesiser kept
+# for variety; robot and novelty voices left out.
 VARIANTS = (
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "adam",
     "Alex", "Alicia", "Andy", "Annie", "aunty", "belinda", "benjamin", "caleb", "david", "ed",
@@ -66,6 +67,7 @@ VERSION = 1  # bump when the generator changes: it keys the cache
 WINDOW, STRIDE, FFT = 640, 320, 1024
 N_MELS, N_MFCC, F_LO, F_HI = 40, 10, 20.0, 4000.0
 FRAMES = 1 + (SAMPLE_RATE - WINDOW) // STRIDE  # 49
+MFCC_CHUNK = 256  # clips per FFT batch: ~300 MB of float64 frames and spectra at most
 
 
 # --- features ---------------------------------------------------------------------------------
@@ -100,26 +102,32 @@ def _dct_matrix() -> np.ndarray:
 def mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The model's input for 1 s of mono audio in [-1, 1]: float32 (49, 10, 1).
 
-    A batch (N, 16000) gives (N, 49, 10, 1). Audio must be 16 kHz and exactly one second.
+    A batch (N, 16000) gives (N, 49, 10, 1), computed in chunks so that memory stays small.
+    Audio must be 16 kHz and exactly one second.
     """
     if sample_rate != SAMPLE_RATE:
         raise TinyzooError(
             f"mfcc needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz: resample it first."
         )
-    a = np.asarray(audio, dtype=np.float64)
+    a = np.asarray(audio)
     single = a.ndim == 1
     a = a[None] if single else a
     if a.ndim != 2 or a.shape[1] != SAMPLE_RATE:
         raise TinyzooError(
             f"mfcc needs one second of mono audio ({SAMPLE_RATE} samples), got shape {a.shape}."
         )
+    out = np.empty((len(a), FRAMES, N_MFCC, 1), dtype=np.float32)
+    for i in range(0, len(a), MFCC_CHUNK):
+        out[i : i + MFCC_CHUNK, ..., 0] = _mfcc_rows(a[i : i + MFCC_CHUNK])
+    return out[0] if single else out
+
+
+def _mfcc_rows(a: np.ndarray) -> np.ndarray:
     starts = np.arange(FRAMES) * STRIDE
-    frames = a[:, starts[:, None] + np.arange(WINDOW)[None, :]]  # (N, 49, 640)
+    frames = a.astype(np.float64)[:, starts[:, None] + np.arange(WINDOW)[None, :]]  # (N, 49, 640)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / WINDOW)  # periodic Hann
     power = np.abs(np.fft.rfft(frames * window, n=FFT)) ** 2
-    feats = np.log(power @ _mel_matrix(sample_rate) + 1e-6) @ _dct_matrix()
-    out = feats[..., None].astype(np.float32)
-    return out[0] if single else out
+    return np.log(power @ _mel_matrix(SAMPLE_RATE) + 1e-6) @ _dct_matrix()
 
 
 # --- synthesis --------------------------------------------------------------------------------
@@ -141,11 +149,18 @@ def _espeak_version(exe: str) -> str:
 
 def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
     """espeak-ng's rendering of `word`, float64 in [-1, 1] at 16 kHz (any length)."""
-    wav = subprocess.run(
-        [_espeak(), "-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), "--stdout",
-         word],
-        capture_output=True, check=True,
-    ).stdout  # fmt: skip
+    try:
+        wav = subprocess.run(
+            [_espeak(), "-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch),
+             "--stdout", word],
+            capture_output=True, check=True,
+        ).stdout  # fmt: skip
+    except subprocess.CalledProcessError as e:
+        raise TinyzooError(
+            f"espeak-ng failed on {word!r} with voice {voice}+{variant} (exit {e.returncode}: "
+            f"{e.stderr.decode(errors='replace').strip()[:200]}). Reinstall espeak-ng "
+            "(apt-get install --reinstall espeak-ng)."
+        ) from None
     # A RIFF header (44 bytes, 22,050 Hz, 16-bit mono: espeak-ng's only output format).
     if wav[:4] != b"RIFF" or int.from_bytes(wav[24:28], "little") != 22_050:
         raise TinyzooError(f"espeak-ng gave unexpected audio for {word!r} ({wav[:44]!r}).")
@@ -156,6 +171,8 @@ def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> n
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     """Band-limited resampling by zero-padding/truncating the spectrum (fine for short clips)."""
     n_out = int(round(len(x) * dst / src))
+    if n_out == 0 or len(x) == 0:
+        return np.zeros(n_out)
     spec = np.fft.rfft(x)
     keep = n_out // 2 + 1
     out_spec = np.zeros(keep, dtype=complex)
@@ -241,16 +258,22 @@ def _generate(seed: int, exe: str) -> dict[str, np.ndarray]:
     )
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         speech = dict(zip(words, pool.map(lambda k: synthesize(*k), words), strict=True))
-    out: dict[str, list[np.ndarray]] = {}
-    labels: dict[str, list[int]] = {}
+    feats: dict[str, list[np.ndarray]] = {split: [] for split in PER_CLASS}
+    labels: dict[str, list[int]] = {split: [] for split in PER_CLASS}
+    pending: dict[str, list[np.ndarray]] = {split: [] for split in PER_CLASS}
     for split, label_id, word, voice, variant, speed, pitch, clip_seed in plan:
         rng = np.random.default_rng(clip_seed)
         s = speech[(word, voice, variant, speed, pitch)] if word else None
-        out.setdefault(split, []).append(_clip(rng, s))
-        labels.setdefault(split, []).append(label_id)
+        pending[split].append(_clip(rng, s))
+        labels[split].append(label_id)
+        if len(pending[split]) == MFCC_CHUNK:  # features as we go: audio is never all held
+            feats[split].append(mfcc(np.stack(pending[split])))
+            pending[split] = []
     arrays: dict[str, np.ndarray] = {}
     for split in PER_CLASS:
-        arrays[f"x_{split}"] = mfcc(np.stack(out[split]))
+        if pending[split]:
+            feats[split].append(mfcc(np.stack(pending[split])))
+        arrays[f"x_{split}"] = np.concatenate(feats[split])
         arrays[f"y_{split}"] = np.asarray(labels[split], dtype=np.int64)
     return arrays
 
@@ -337,6 +360,10 @@ def _one_second(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _wavs(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav"]
+
+
 def _listed(root: Path, name: str) -> set[str]:
     f = root / name
     return set(f.read_text().split()) if f.is_file() else set()
@@ -356,7 +383,7 @@ def load_speech_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
 
     root = Path(root).expanduser()
     dirs = [d for d in class_dirs(root, what=".wav recordings") if d.name != BACKGROUND]
-    words = {d.name: sorted(d.glob("*.wav")) for d in dirs}
+    words = {d.name: sorted(_wavs(d)) for d in dirs}
     empty = [w for w, files in words.items() if not files]
     if empty:
         raise TinyzooError(
@@ -380,37 +407,45 @@ def load_speech_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
         files = [(w, f) for w in labels for f in words[w]]
     slices: list[np.ndarray] = []
     if speech_commands and (root / BACKGROUND).is_dir():
-        for a in map(_read_wav, sorted((root / BACKGROUND).glob("*.wav"))):
+        for a in map(_read_wav, sorted(_wavs(root / BACKGROUND))):
             slices += [
                 a[i : i + SAMPLE_RATE] for i in range(0, len(a) - SAMPLE_RATE + 1, SAMPLE_RATE)
             ]
     if speech_commands and not slices:
         labels = LABELS[1:]  # no background noise: no silence class
-    audio = [_one_second(_read_wav(f)) for _, f in files]
+    feats = [mfcc(_one_second(_read_wav(f))) for _, f in files]  # per file: memory stays small
     y = [labels.index(label) for label, _ in files]
     rel = [str(f.relative_to(root)) for _, f in files]
-    for j in rng.permutation(len(slices))[: len(files) // max(1, len(labels) - 1)]:
-        audio.append(slices[j] * 10 ** rng.uniform(-2.0, 0.0))  # quiet to as recorded
-        y.append(0)
-        rel.append(f"{BACKGROUND}/slice{j}")
-    present = sorted(set(y))
+    n_silence = len(files) // max(1, len(labels) - 1)  # about one word class's share
+    silence = [
+        mfcc(slices[j] * 10 ** rng.uniform(-2.0, 0.0))  # quiet to as recorded
+        for j in rng.permutation(len(slices))[:n_silence]
+    ]
+    present = sorted(set(y) | ({0} if silence else set()))
     if len(present) < 2:
         raise TinyzooError(
             f"data folder {str(root)!r} gives {len(present)} class with recordings; a classifier "
             "needs at least two. Put each word's .wav files in its own sub-folder."
         )
-    x = mfcc(np.stack(audio))
-    yy = np.asarray(y, dtype=np.int64)
     val_list, test_list = _listed(root, "validation_list.txt"), _listed(root, "testing_list.txt")
     if val_list or test_list:
-        where = np.array([2 if r in test_list else 1 if r in val_list else 0 for r in rel])
-        splits = [np.flatnonzero(where == k) for k in (0, 1, 2)]
+        where = [2 if r in test_list else 1 if r in val_list else 0 for r in rel]
+        # Silence is in no list: its slices are shared out in the words' proportions.
+        share = np.bincount(where, minlength=3) / max(1, len(where))
+        cut = np.round(np.cumsum(share)[:2] * len(silence)).astype(int)
+        where += [0 if i < cut[0] else 1 if i < cut[1] else 2 for i in range(len(silence))]
+        y += [0] * len(silence)
+        kinds = np.array(where)
+        splits = [np.flatnonzero(kinds == k) for k in (0, 1, 2)]
         how = "by its validation_list.txt / testing_list.txt"
     else:
-        n = len(yy)
+        y += [0] * len(silence)
+        n = len(y)
         n_train, n_val = (round(n * f) for f in SPEECH_FRACTIONS)
-        splits = stratified_split(yy, (n_train, n_val, n - n_train - n_val), seed=seed)
+        splits = stratified_split(np.asarray(y), (n_train, n_val, n - n_train - n_val), seed=seed)
         how = f"80/10/10, stratified with seed {seed}"
+    x = np.stack(feats + silence)
+    yy = np.asarray(y, dtype=np.int64)
     if any(len(s) == 0 for s in splits):
         raise TinyzooError(
             f"data folder {str(root)!r}: a split would be empty ({[len(s) for s in splits]} "
