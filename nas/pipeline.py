@@ -362,7 +362,9 @@ def _run(
             distil=distil,
             compress=compress,
         )
-        return _register(out, tracking_uri=tracking_uri, console=console)
+        entry = _register(out, tracking_uri=tracking_uri, console=console)
+        _log_trials(entry, storage, study_name, tracking_uri, console)
+        return entry
     raise TinyzooError(
         f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
         "nothing was registered. Loosen the budget or run more --trials."
@@ -420,6 +422,21 @@ def _finalise(
         "stages": out.stages,
         "data": d,
     }
+
+
+def _log_trials(
+    entry: Any, storage: Any, study_name: str, tracking_uri: str | None, console: Any
+) -> None:
+    """The search's trials as nested runs of the winner's run (nas/tracking.py)."""
+    import optuna
+
+    from nas.tracking import log_search
+    from zoo._store import make_client
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    with console.status("logging the search's trials to MLflow"):
+        n = log_search(make_client(tracking_uri), entry.run_id, study)
+    console.print(f"  {n} trials logged as nested runs of MLflow run {entry.run_id}")
 
 
 def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) -> Any:

@@ -82,6 +82,21 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
     assert entry.latency_ms_estimate == pytest.approx(ms, abs=1e-3)
     assert "ESTIMATE, not a measurement" in card
 
+    # The search is in MLflow: each trial a nested run of the winner's run, the plots beside.
+    client = make_client(tracking_uri)
+    exp = client.get_run(entry.run_id).info.experiment_id
+    trials = client.search_runs(
+        [exp], filter_string=f"tags.mlflow.parentRunId = '{entry.run_id}'", max_results=100
+    )
+    assert len(trials) == 4
+    for t in trials:
+        assert t.data.tags["outcome"] in ("complete", "infeasible", "pruned", "repeat")
+        assert t.data.tags["arch"].startswith("r8x8x1_") and t.data.params
+        assert t.data.metrics["macs"] > 0 and t.data.metrics["latency_ms_estimate"] > 0
+    assert any(t.data.metrics.get("proxy_val_accuracy", 0) > 0.5 for t in trials)
+    plots = [a.path for a in client.list_artifacts(entry.run_id, "search")]
+    assert "search/history.png" in plots
+
 
 def _trained_trials(studies: Path) -> int:
     """Trials the journal records as finished (state COMPLETE) after training to the end.
