@@ -9,13 +9,14 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: setup system-deps demo test test-fast lint bench clean
 
-# Debian packages the project reads: Fashion-MNIST's IDX files, a host C++ compiler and
-# espeak-ng (the kws task's speech).
+# Debian packages the project reads: Fashion-MNIST's IDX files, a host C++ compiler,
+# espeak-ng (the kws task's speech) and PostgreSQL (the shared-study test starts a server).
 system-deps:
 	@missing=""; \
 	dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing="$$missing dataset-fashion-mnist"; \
 	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

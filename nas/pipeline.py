@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from nas.boards import Board, Budget, budget_for, get_board
 from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
+from nas.storage import open_storage, redact
 from nas.workers import Job, Workers, check_workers
 
 __all__ = ["Interrupted", "Recipe", "RECIPES", "register_bundle", "run_search", "zoo_name"]
@@ -144,12 +146,17 @@ def run_search(
     alpha: float = DEFAULT_ALPHA,
     compress: Compress | None = None,
     workers: int = 1,
+    storage: str | None = None,
+    search_only: bool = False,
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
 
     `workers` > 1 runs that many search processes against the study's journal file
-    (nas/workers.py); the finalists are trained once all of them are done.
+    (nas/workers.py); the finalists are trained once all of them are done. `storage` (a
+    database URL) holds the study instead, for processes on several machines (nas/storage.py);
+    `search_only` runs trials and returns None, leaving finalists and registration to the one
+    process that runs without it.
 
     The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
     trained and registered on first use; a zoo name; or "none"), then goes through the
@@ -189,7 +196,8 @@ def run_search(
     name = zoo_name(data.name, b, budget)
     study_name = study_name or f"{name}-{sp.name}-s{seed}"
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    study_storage = open_storage(storage, journal)  # an unreachable server fails here
+    where = journal if storage is None else redact(storage)
     # A wrong --teacher fails here, before any output; a missing teacher is trained here.
     distil = Distil(
         teacher=resolve_teacher(
@@ -222,6 +230,7 @@ def run_search(
         budget=budget,
         recipe=recipe,
         journal=str(journal),
+        storage=storage,
         study_name=study_name,
         trials=trials,
         timeout=timeout,
@@ -243,14 +252,16 @@ def run_search(
             trials=trials,
             timeout=timeout,
             seed=seed,
-            journal=journal,
+            storage=study_storage,
+            remote=storage is not None,
+            search_only=search_only,
             study_name=study_name,
             tracking_uri=tracking_uri,
             console=console,
         )
     except KeyboardInterrupt:
         raise Interrupted(
-            f"search interrupted. Finished trials are kept in study {study_name!r} ({journal}); "
+            f"search interrupted. Finished trials are kept in study {study_name!r} ({where}); "
             "run the same command again to resume, nothing was registered."
         ) from None
 
@@ -270,7 +281,9 @@ def _run(
     trials: int,
     timeout: float | None,
     seed: int,
-    journal: Path,
+    storage: Any,
+    remote: bool,
+    search_only: bool,
     study_name: str,
     tracking_uri: str | None,
     console: Any,
@@ -280,10 +293,6 @@ def _run(
     from nas.search import run_study
 
     start = time.monotonic()
-    import optuna.storages
-    from optuna.storages.journal import JournalFileBackend
-
-    storage = optuna.storages.JournalStorage(JournalFileBackend(str(journal)))
     with Progress(
         TextColumn("[bold]search"),
         BarColumn(bar_width=20),
@@ -312,6 +321,9 @@ def _run(
             if pool is not None:
                 progress.update(bar, status=f"waiting for the other {workers - 1} worker(s)")
                 pool.join()
+            if remote and not search_only:  # processes on other machines may still be training
+                _wait_for_running(storage, study_name, lambda n: progress.update(
+                    bar, status=f"waiting for {n} trial(s) running elsewhere"))  # fmt: skip
 
         try:
             result = run_study(
@@ -333,6 +345,13 @@ def _run(
                 pool.stop()
             raise
     search_s = time.monotonic() - start
+    if search_only:
+        console.print(
+            f"search-only: {sum(result.outcomes.values())} trials in study {study_name!r} "
+            f"({dict(result.outcomes)}); the process without --search-only trains and registers "
+            "the winner."
+        )
+        return None
     if not result.ranked:
         raise TinyzooError(
             f"no feasible architecture was trained in {sum(result.outcomes.values())} trials "
@@ -422,6 +441,23 @@ def _finalise(
         "stages": out.stages,
         "data": d,
     }
+
+
+def _wait_for_running(storage: Any, study_name: str, show: Any, poll_s: float = 5.0) -> None:
+    """Block while trials of the study run in other processes; dead ones are failed by
+    Optuna's heartbeat (nas/storage.py GRACE_S), so this ends."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna marks it experimental
+            optuna.storages.fail_stale_trials(study)
+        running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        if not running:
+            return
+        show(len(running))
+        time.sleep(poll_s)
 
 
 def _log_trials(

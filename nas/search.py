@@ -6,6 +6,8 @@ an infeasible trial (its constraint values say by how much) and never trained.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -21,6 +23,7 @@ from searchspaces._registry import Geometry
 __all__ = ["Candidate", "SearchResult", "check_feasible", "run_study"]
 
 OUTCOMES = ("complete", "infeasible", "pruned", "repeat", "failed")
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (several may)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def run_study(
         p = profile_spec(spec)
         trial.set_user_attr("arch", str(spec))
         trial.set_user_attr("worker", worker)
+        trial.set_user_attr("process", PROCESS)
         for k in ("macs", "params", "activation_bytes", "arena_bytes", "tflite_bytes"):
             trial.set_user_attr(k, getattr(p, k))
         ms = budget.latency_ms(p.macs, len(p.layers))

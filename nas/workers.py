@@ -45,6 +45,7 @@ class Job:
     budget: Budget
     recipe: Any  # nas.pipeline.Recipe
     journal: str
+    storage: str | None  # a database URL (nas/storage.py), else the journal file
     study_name: str
     trials: int
     timeout: float | None
@@ -71,9 +72,6 @@ def _work(job: Job, index: int) -> None:
     """A worker process's body (module level: spawn pickles it by name)."""
     _watch_parent()
     try:
-        import optuna.storages
-        from optuna.storages.journal import JournalFileBackend
-
         from nas._quiet import quiet_tensorflow
 
         quiet_tensorflow()
@@ -86,6 +84,7 @@ def _work(job: Job, index: int) -> None:
         from nas.data import load_task
         from nas.pipeline import proxy_trainer
         from nas.search import run_study
+        from nas.storage import open_storage
         from searchspaces import get_space
 
         data = load_task(
@@ -99,7 +98,7 @@ def _work(job: Job, index: int) -> None:
             trials=job.trials,
             timeout=job.timeout,
             seed=job.seed,
-            storage=optuna.storages.JournalStorage(JournalFileBackend(job.journal)),
+            storage=open_storage(job.storage, Path(job.journal)),
             study_name=job.study_name,
             worker=index,
         )

@@ -112,6 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="search processes on this machine, sharing the study (default 1)",
     )
     s.add_argument(
+        "--storage",
+        metavar="URL",
+        help="keep the study in this database (postgresql://USER:PW@HOST/DB) so that "
+        "processes on several machines share it (default: a journal file beside the zoo)",
+    )
+    s.add_argument(
+        "--search-only",
+        action="store_true",
+        help="only run trials for the shared study; the process without it registers",
+    )
+    s.add_argument(
         "--space", default="dscnn", help="search space (see `tinyzoo spaces`; default dscnn)"
     )
     s.add_argument("--data", metavar="DIR", help="your own dataset folder (see README)")
@@ -362,6 +373,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from nas.workers import check_workers
 
     check_workers(args.workers)
+    if args.storage is not None:
+        from nas.storage import check_url
+
+        check_url(args.storage)
     if args.epochs is not None and args.epochs < 1:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
     from nas.compress import Compress, check_options
@@ -386,6 +401,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
             max_latency_ms=args.max_latency_ms,
             seed=args.seed,
             workers=args.workers,
+            storage=args.storage,
+            search_only=args.search_only,
             space=args.space,
             data_dir=Path(args.data) if args.data else None,
             tracking_uri=args.tracking_uri,
@@ -399,6 +416,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
     except Interrupted as e:
         sys.stderr.write(_one_line(e) + "\n")  # it says it was interrupted and how to resume
         return EXIT_INTERRUPTED
+    if entry is None:  # --search-only: its trials are in the shared study
+        return 0
     _show_entry(entry, f"registered {entry.ref}")
     _console().print(f"pull it with: [bold]tinyzoo pull {entry.ref}[/]")
     return 0
