@@ -123,8 +123,13 @@ def run_chain(
     options: Compress,
     space: Any,
     console: Any,
+    trained: tuple[Any, float] | None = None,
 ) -> Outcome:
-    """Train, compress and verify `spec` on `d` (a Dataset at the spec's resolution)."""
+    """Train, compress and verify `spec` on `d` (a Dataset at the spec's resolution).
+
+    `trained` is (model, seconds) of this recipe's main training already done (distilled with a
+    teacher, else on the labels): the search's full-fidelity step trained it, so it is reused.
+    """
     from nas.prune import plan, prune_model
     from nas.quantize import convert_and_verify
     from nas.train import train
@@ -154,11 +159,14 @@ def run_chain(
     teach = {"teacher_logits": logits, "temperature": distil.temperature, "alpha": distil.alpha}
     epochs = recipe.final_epochs
     if logits is None or options.baseline:
-        model, s = fit("training on labels alone", spec, epochs)
+        if logits is None and trained is not None:
+            model, s = trained
+        else:
+            model, s = fit("training on labels alone", spec, epochs)
         show(_float_stage("student", "student", spec, model, d, s))
         models["student"] = model
     if logits is not None:
-        model, s = fit(distil.describe(), spec, epochs, **teach)
+        model, s = trained if trained is not None else fit(distil.describe(), spec, epochs, **teach)
         show(_float_stage("distilled", "distilled", spec, model, d, s))
         models["distilled"] = model
     if pruned_spec is not None:

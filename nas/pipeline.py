@@ -357,11 +357,18 @@ def _run(
             f"no feasible architecture was trained in {sum(result.outcomes.values())} trials "
             f"({dict(result.outcomes)}). Run more --trials or loosen the budget."
         )
-    for rank, cand in enumerate(result.ranked[: recipe.finalists], start=1):
-        console.print(f"[bold]final[/] #{rank} {cand.spec} (proxy val {cand.val_accuracy:.3f})")
+    finalists = _full_fidelity(
+        result.ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
+        console=console,
+    )  # fmt: skip
+    for rank, (cand, full_val, trained) in enumerate(finalists, start=1):
+        console.print(
+            f"[bold]final[/] #{rank} {cand.spec} (full val {full_val:.4f}, proxy val "
+            f"{cand.val_accuracy:.3f})"
+        )
         out = _finalise(
             cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
-            distil=distil, compress=compress, space=space,
+            distil=distil, compress=compress, space=space, trained=trained,
         )  # fmt: skip
         if out is None:
             continue
@@ -377,6 +384,8 @@ def _run(
             trials=trials,
             recipe=recipe,
             proxy_val=cand.val_accuracy,
+            full_val=full_val,
+            finalists=len(finalists),
             rank=rank,
             distil=distil,
             compress=compress,
@@ -390,6 +399,38 @@ def _run(
     )
 
 
+def _full_fidelity(
+    finalists: list[Any], *, data: Any, recipe: Recipe, seed: int, distil: Distil, console: Any
+) -> list[tuple[Any, float, tuple[Any, float]]]:
+    """Multi-fidelity: the proxy's top k retrained in full (the final recipe, distilled when
+    there is a teacher), best validation accuracy first. Each model is kept for the chain."""
+    from nas.train import train
+
+    out = []
+    for i, cand in enumerate(finalists, start=1):
+        d = data.at_resolution(cand.spec.input_shape[0])
+        teach = (
+            {"teacher_logits": distil.teacher.logits(data), "temperature": distil.temperature,
+             "alpha": distil.alpha}
+            if distil.teacher is not None else {}
+        )  # fmt: skip
+        t0 = time.monotonic()
+        with console.status(
+            f"full training {i}/{len(finalists)}: {cand.spec}, {recipe.final_epochs} epochs"
+        ):
+            res = train(
+                cand.spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=recipe.final_epochs,
+                seed=seed, batch_size=recipe.batch_size, **teach,
+            )  # fmt: skip
+        seconds = time.monotonic() - t0
+        console.print(
+            f"  full training {i}/{len(finalists)}: val {res.val_accuracy:.4f} (proxy "
+            f"{cand.val_accuracy:.3f}) · {seconds:.0f} s · {cand.spec}"
+        )
+        out.append((cand, float(res.val_accuracy), (res.model, seconds)))
+    return sorted(out, key=lambda c: -c[1])
+
+
 def _finalise(
     spec: Any,
     *,
@@ -401,6 +442,7 @@ def _finalise(
     distil: Distil,
     compress: Compress,
     space: Any,
+    trained: tuple[Any, float] | None = None,
 ) -> dict[str, Any] | None:
     from nas.profile import profile_spec, profile_tflite
 
@@ -408,7 +450,7 @@ def _finalise(
     logits = distil.teacher.logits(data) if distil.teacher is not None else None
     out = run_chain(
         spec, d=d, recipe=recipe, seed=seed, distil=distil, logits=logits, options=compress,
-        space=space, console=console,
+        space=space, console=console, trained=trained,
     )  # fmt: skip
     spec, tflite, v = out.spec, out.tflite, out.verification
     measured = profile_tflite(tflite)
@@ -505,6 +547,8 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "float_accuracy": out["float_acc"],
             "val_accuracy": out["val_acc"],
             "proxy_val_accuracy": out["proxy_val"],
+            "full_val_accuracy": out["full_val"],  # the full-fidelity retraining's best epoch
+            "finalists_retrained": out["finalists"],
             "arena_bytes": out["arena"],
             "activation_bytes": v.head_bytes,
             "persistent_bytes": v.tail_bytes,

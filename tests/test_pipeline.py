@@ -47,6 +47,12 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
         assert 0 < run.metrics[f"stage/{stage}/test_accuracy"] <= 1
     assert run.metrics["stage/pruned/macs"] <= 0.7 * run.metrics["stage/distilled/macs"]
     assert run.metrics["stage/pruned/macs"] == entry.macs
+    # Multi-fidelity: the top 3 retrained in full; the winner's full training is its distilled
+    # stage, not trained again.
+    assert run.metrics["finalists_retrained"] == min(3, run.metrics["trials_complete"])
+    assert run.metrics["full_val_accuracy"] == pytest.approx(
+        run.metrics["stage/distilled/val_accuracy"], abs=1e-6
+    )
 
     out = zoo.pull(f"{entry.name}/{entry.version}", tmp_path / "pulled", tracking_uri=tracking_uri)
     names = {p.name for p in out.iterdir()}
