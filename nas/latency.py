@@ -124,17 +124,17 @@ def latency_model(board: Board) -> LatencyModel | None:
     return None if cost is None else LatencyModel(board.name, board.clock_mhz, cost)
 
 
-def require_latency_model(board: Board | None) -> LatencyModel:
-    """For --max-latency-ms: the board's model, or a one-line error saying what works."""
+def require_latency_model(board: Board | None, flag: str = "--max-latency-ms") -> LatencyModel:
+    """For a latency budget or objective: the board's model, or a one-line error."""
     if board is None:
         raise TinyzooError(
-            "--max-latency-ms needs --board: the estimate is the board's clock times its core's "
+            f"{flag} needs --board: the estimate is the board's clock times its core's "
             "cycles per MAC. Add --board NAME (see `tinyzoo boards`)."
         )
     m = latency_model(board)
     if m is None:
         raise TinyzooError(
-            f"--max-latency-ms: board {board.name!r} ({board.core}) has no latency estimate: "
+            f"{flag}: board {board.name!r} ({board.core}) has no latency estimate: "
             f"TFLM needs a 32-bit core. Estimated cores: {', '.join(CORE_COSTS)}."
         )
     return m

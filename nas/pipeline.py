@@ -148,6 +148,7 @@ def run_search(
     workers: int = 1,
     storage: str | None = None,
     search_only: bool = False,
+    objectives: tuple[str, ...] = ("accuracy",),
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
@@ -156,7 +157,9 @@ def run_search(
     (nas/workers.py); the finalists are trained once all of them are done. `storage` (a
     database URL) holds the study instead, for processes on several machines (nas/storage.py);
     `search_only` runs trials and returns None, leaving finalists and registration to the one
-    process that runs without it.
+    process that runs without it. `objectives` ("accuracy", "latency") makes the search a
+    Pareto search against the latency estimate; the front is printed and logged, and its most
+    accurate members are the finalists.
 
     The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
     trained and registered on first use; a zoo name; or "none"), then goes through the
@@ -178,6 +181,10 @@ def run_search(
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
     check_workers(workers)
+    if "latency" in objectives and not board:
+        raise TinyzooError(
+            "--objectives accuracy,latency needs --board: the latency is the board's estimate."
+        )
     b = get_board(board) if board else None
     budget = budget_for(
         b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs, max_latency_ms=max_latency_ms
@@ -232,6 +239,7 @@ def run_search(
         journal=str(journal),
         storage=storage,
         study_name=study_name,
+        objectives=objectives,
         trials=trials,
         timeout=timeout,
         seed=seed,
@@ -255,6 +263,7 @@ def run_search(
             storage=study_storage,
             remote=storage is not None,
             search_only=search_only,
+            objectives=objectives,
             study_name=study_name,
             tracking_uri=tracking_uri,
             console=console,
@@ -284,6 +293,7 @@ def _run(
     storage: Any,
     remote: bool,
     search_only: bool,
+    objectives: tuple[str, ...],
     study_name: str,
     tracking_uri: str | None,
     console: Any,
@@ -339,12 +349,17 @@ def _run(
                 on_trial=on_trial,
                 on_start=pool.start if pool is not None else None,
                 on_end=wait_for_workers,
+                objectives=objectives,
             )
         except BaseException:
             if pool is not None:
                 pool.stop()
             raise
     search_s = time.monotonic() - start
+    if result.front:
+        console.print(f"[bold]Pareto front[/] ({len(result.front)}): val accuracy vs estimated ms")
+        for c in result.front:
+            console.print(f"  {c.val_accuracy:.3f}  {c.latency_ms:8.2f} ms  {c.spec}")
     if search_only:
         console.print(
             f"search-only: {sum(result.outcomes.values())} trials in study {study_name!r} "

@@ -26,19 +26,51 @@ OUTCOMES = ("complete", "infeasible", "pruned", "repeat", "failed")
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (several may)
 
 
+OBJECTIVES = ("accuracy", "latency")  # validation accuracy (maximised), estimated ms (minimised)
+
+
 @dataclass(frozen=True)
 class Candidate:
     spec: ArchSpec
     val_accuracy: float
     trial: int
+    latency_ms: float | None = None  # the estimate, when the board has one
 
 
 @dataclass
 class SearchResult:
     study_name: str
-    ranked: list[Candidate]  # feasible, trained, best first, one per architecture
+    # Feasible, trained, one per architecture, best first: by accuracy; with the latency
+    # objective the Pareto front (by accuracy) comes first, then the dominated rest.
+    ranked: list[Candidate]
     outcomes: Counter[str] = field(default_factory=Counter)
     wall_s: float = 0.0
+    front: list[Candidate] = field(default_factory=list)  # Pareto front (latency objective)
+
+
+def check_objectives(text: str) -> tuple[str, ...]:
+    """`--objectives` as a tuple: "accuracy" or "accuracy,latency"."""
+    got = tuple(x.strip() for x in text.split(",") if x.strip())
+    if got not in (("accuracy",), ("accuracy", "latency")):
+        raise TinyzooError(
+            f"--objectives {text!r} is not supported: use accuracy (the default) or "
+            "accuracy,latency (a Pareto search; needs --board)."
+        )
+    return got
+
+
+def pareto_front(cands: list[Candidate]) -> list[Candidate]:
+    """Candidates no other one beats on both accuracy (higher) and latency (lower)."""
+
+    def dominates(a: Candidate, b: Candidate) -> bool:
+        assert a.latency_ms is not None and b.latency_ms is not None
+        return (
+            a.val_accuracy >= b.val_accuracy
+            and a.latency_ms <= b.latency_ms
+            and (a.val_accuracy > b.val_accuracy or a.latency_ms < b.latency_ms)
+        )
+
+    return [c for c in cands if not any(dominates(o, c) for o in cands)]
 
 
 def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
@@ -83,15 +115,25 @@ def run_study(
     worker: int = 0,
     on_start: Callable[[], None] | None = None,
     on_end: Callable[[], None] | None = None,
+    objectives: tuple[str, ...] = ("accuracy",),
 ) -> SearchResult:
     """Run `trials` trials in all (finished ones in `storage` count), then rank what trained.
 
     Several processes may run this on one study (`--workers`): `worker` numbers them (0 is the
     one that reports; each gets its own sampler seed), the trial count is shared, `on_start`
     runs once the study exists and trials remain, `on_end` before the result is read (to wait
-    for the others).
+    for the others). `objectives` ("accuracy", "latency") makes it a Pareto search of
+    accuracy against the board's latency estimate: no pruning then (Optuna prunes only
+    single-objective studies), and the front is ranked first.
     """
     import optuna
+
+    multi = "latency" in objectives
+    if multi and budget.latency is None:
+        raise TinyzooError(
+            "--objectives accuracy,latency needs a board with a latency estimate: give --board "
+            "NAME (a 32-bit core; see `tinyzoo boards`)."
+        )
 
     # Not WARNING: Optuna would print a traceback for the trial that Ctrl-C stops. A real error
     # propagates (catch=()) and is reported by the caller.
@@ -100,12 +142,17 @@ def run_study(
         study_name=study_name,
         storage=storage,
         load_if_exists=True,
-        direction="maximize",
+        directions=["maximize", "minimize"] if multi else ["maximize"],
         sampler=optuna.samplers.TPESampler(seed=seed + 1000 * worker, n_startup_trials=5),
         # Epoch-0 accuracy is too noisy to judge by; compare from the second epoch on.
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
     meta = study.user_attrs
+    if meta and meta.get("objectives", ["accuracy"]) != list(objectives):
+        raise TinyzooError(
+            f"study {study_name!r} was started with objectives {meta.get('objectives', ['accuracy'])}; "
+            f"this run asks for {list(objectives)}. Use another --study name."
+        )
     if meta and (meta.get("space") != space.name or meta.get("budget") != budget.to_dict()):
         raise TinyzooError(
             f"study {study_name!r} was started with space {meta.get('space')!r} and budget "
@@ -114,6 +161,8 @@ def run_study(
         )
     study.set_user_attr("space", space.name)
     study.set_user_attr("budget", budget.to_dict())
+    if multi:  # single-objective studies keep the attributes they always had
+        study.set_user_attr("objectives", list(objectives))
 
     def counts() -> Counter[str]:
         c: Counter[str] = Counter()
@@ -126,7 +175,7 @@ def run_study(
                 c[t.user_attrs.get("outcome", "complete")] += 1
         return c
 
-    def objective(trial: optuna.Trial) -> float:
+    def objective(trial: optuna.Trial) -> Any:
         spec = space.decode(space.sample(trial, geometry), geometry)
         p = profile_spec(spec)
         trial.set_user_attr("arch", str(spec))
@@ -151,25 +200,31 @@ def run_study(
         reasons = budget.violations(
             arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers)
         )
+
+        def values(acc: float) -> Any:
+            return (acc, ms) if multi else acc
+
         if reasons:
             trial.set_user_attr("outcome", "infeasible")
             trial.set_user_attr("reason", "; ".join(reasons))
-            return 0.0
+            return values(0.0)
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if t.user_attrs.get("arch") == str(spec) and t.user_attrs.get("outcome") == "complete":
                 trial.set_user_attr("outcome", "repeat")  # TPE re-proposed a trained architecture
-                return float(t.value)  # type: ignore[arg-type]
+                return values(float(t.values[0]))
 
         def report(epoch: int, acc: float) -> bool:
+            if multi:
+                return False
             trial.report(acc, epoch)
             return trial.should_prune()
 
         acc = trainer(spec, seed, report)
-        if trial.should_prune():
+        if not multi and trial.should_prune():
             trial.set_user_attr("outcome", "pruned")
             raise optuna.TrialPruned()
         trial.set_user_attr("outcome", "complete")
-        return acc
+        return values(acc)
 
     def callback(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if on_trial is not None:
@@ -192,11 +247,16 @@ def run_study(
         )
     if on_end is not None:
         on_end()
+    ranked = _ranked(study)
+    front = pareto_front(ranked) if multi else []
+    if multi:
+        ranked = front + [c for c in ranked if c not in front]
     return SearchResult(
         study_name=study_name,
-        ranked=_ranked(study),
+        ranked=ranked,
         outcomes=counts(),
         wall_s=time.monotonic() - start,
+        front=front,
     )
 
 
@@ -209,9 +269,15 @@ def _ranked(study: Any) -> list[Candidate]:
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if t.user_attrs.get("outcome") == "complete"
     ]
-    for t in sorted(trials, key=lambda t: (-t.value, t.number)):
+    for t in sorted(trials, key=lambda t: (-t.values[0], t.number)):
         arch = t.user_attrs["arch"]
         if arch not in seen:
             seen.add(arch)
-            out.append(Candidate(ArchSpec.parse(arch), float(t.value), t.number))
+            ms = t.user_attrs.get("latency_ms_estimate")
+            out.append(
+                Candidate(
+                    ArchSpec.parse(arch), float(t.values[0]), t.number,
+                    None if ms is None else float(ms),
+                )
+            )  # fmt: skip
     return out

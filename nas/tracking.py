@@ -4,8 +4,9 @@ The run that registers a search's winner is the search's parent run. Under it, o
 per trial (`trial-<n>`) holds the trial's sampled params, its architecture string, its
 analytic profile (MACs, params, TFLM arena, .tflite bytes, the latency estimate), its outcome
 (complete, infeasible, pruned, repeat or failed) and its proxy validation accuracy. The parent
-gets `search/history.png` (accuracy over trials) and, when Optuna can compute them,
-`search/importances.png` (which params mattered). Logged once the winner is registered: an
+gets `search/history.png` (accuracy over trials), when Optuna can compute them
+`search/importances.png` (which params mattered), and for a Pareto search (`--objectives
+accuracy,latency`) `search/pareto.png`. Logged once the winner is registered: an
 interrupted search has no run.
 """
 
@@ -51,8 +52,8 @@ def log_search(client: Any, parent_run_id: str, study: Any) -> int:
         metrics = {k: t.user_attrs[k] for k in PROFILE_KEYS if k in t.user_attrs}
         if "latency_ms_estimate" in t.user_attrs:
             metrics["latency_ms_estimate"] = t.user_attrs["latency_ms_estimate"]
-        if outcome in ("complete", "repeat") and t.value is not None:
-            metrics["proxy_val_accuracy"] = t.value
+        if outcome in ("complete", "repeat") and t.values:
+            metrics["proxy_val_accuracy"] = t.values[0]
         elif t.intermediate_values:  # pruned: the last epoch it reached
             metrics["proxy_val_accuracy"] = t.intermediate_values[max(t.intermediate_values)]
         client.log_batch(
@@ -83,10 +84,18 @@ def _log_plots(client: Any, run_id: str, study: Any) -> None:
     import matplotlib.pyplot as plt
     import optuna.visualization.matplotlib as ovm
 
+    multi = len(study.directions) > 1
+    first: dict[str, Any] = (
+        {"target": lambda t: t.values[0], "target_name": "val accuracy"} if multi else {}
+    )
     plots: dict[str, Any] = {
-        "history": ovm.plot_optimization_history,
-        "importances": ovm.plot_param_importances,
+        "history": lambda st: ovm.plot_optimization_history(st, **first),
+        "importances": lambda st: ovm.plot_param_importances(st, **first),
     }
+    if multi:
+        plots["pareto"] = lambda st: ovm.plot_pareto_front(
+            st, target_names=["val accuracy", "estimated latency ms"]
+        )
     with tempfile.TemporaryDirectory(prefix="tinyzoo-search-") as tmp:
         for name, plot in plots.items():
             try:

@@ -47,6 +47,7 @@ class Job:
     journal: str
     storage: str | None  # a database URL (nas/storage.py), else the journal file
     study_name: str
+    objectives: tuple[str, ...]
     trials: int
     timeout: float | None
     seed: int
@@ -101,6 +102,7 @@ def _work(job: Job, index: int) -> None:
             storage=open_storage(job.storage, Path(job.journal)),
             study_name=job.study_name,
             worker=index,
+            objectives=job.objectives,
         )
     except KeyboardInterrupt:
         sys.exit(130)

@@ -126,6 +126,9 @@ def test_unknown_space_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         (["--max-ram", "10k", "--max-latency-ms", "5"], "--max-latency-ms needs --board"),
         (["--board", "uno", "--max-latency-ms", "5"], "'uno' (AVR 8-bit) has no latency estimate"),
         (["--board", "l010", "--max-latency-ms", "-1"], "--max-latency-ms must be a positive"),
+        (["--max-ram", "10k", "--objectives", "accuracy,latency"], "needs --board"),
+        (["--board", "uno", "--objectives", "accuracy,latency"], "has no latency estimate"),
+        (["--board", "l010", "--objectives", "latency"], "--objectives 'latency' is not"),
     ],
 )
 def test_bad_latency_budget_is_one_line(

@@ -8,7 +8,7 @@ from nas.boards import Budget, budget_for, get_board
 from nas.errors import TinyzooError
 from nas.profile import profile_spec
 from nas.search import check_feasible, run_study
-from searchspaces import get_space, list_spaces
+from searchspaces import ArchSpec, get_space, list_spaces
 
 
 @pytest.mark.slow
@@ -90,3 +90,55 @@ def test_space_decode_is_pure_and_round_trips(space: str) -> None:
         assert sp.decode(params, geometry) == spec
         assert ArchSpec.parse(str(spec)) == spec
         study.tell(trial, 0.0)
+
+
+def test_pareto_front_keeps_exactly_the_non_dominated() -> None:
+    from nas.search import Candidate, pareto_front
+
+    spec = ArchSpec.parse("r8x8x1_c3s2c4_ds3s2c8_gap_fc10")
+    c = [Candidate(spec, acc, i, ms) for i, (acc, ms) in enumerate(
+        [(0.90, 10.0), (0.95, 30.0), (0.85, 12.0), (0.95, 40.0), (0.80, 2.0), (0.90, 10.0)]
+    )]  # fmt: skip
+    # (0.85, 12) loses to (0.90, 10); (0.95, 40) to (0.95, 30); equal points both stay.
+    assert [x.trial for x in pareto_front(c)] == [0, 1, 4, 5]
+
+
+@pytest.mark.parametrize("text", ["latency", "accuracy,flash", "", "latency,accuracy"])
+def test_unsupported_objectives_are_refused(text: str) -> None:
+    from nas.search import check_objectives
+
+    with pytest.raises(TinyzooError, match="--objectives"):
+        check_objectives(text)
+    assert check_objectives("accuracy, latency") == ("accuracy", "latency")
+
+
+@pytest.mark.slow
+def test_accuracy_latency_search_returns_its_pareto_front_first() -> None:
+    import optuna
+
+    from nas.data import load_task
+    from nas.train import train
+
+    data = load_task("digits")
+    budget = budget_for(get_board("l010"))
+
+    def trainer(spec, seed, report):  # the real proxy trainer; nothing may prune it
+        return train(
+            spec, data.x_train, data.y_train, data.x_val, data.y_val, epochs=2, seed=seed,
+            batch_size=64, on_epoch=report,
+        ).val_accuracy  # fmt: skip
+
+    result = run_study(
+        space=get_space("dscnn"), geometry=data.geometry(), budget=budget, trainer=trainer,
+        trials=8, timeout=None, seed=0, storage=optuna.storages.InMemoryStorage(),
+        study_name="pareto", objectives=("accuracy", "latency"),
+    )  # fmt: skip
+    assert result.outcomes["pruned"] == 0 and result.front
+    assert result.ranked[: len(result.front)] == result.front
+    for c in result.ranked:
+        p = profile_spec(c.spec)
+        assert c.latency_ms == pytest.approx(budget.latency_ms(p.macs, len(p.layers)), abs=1e-3)
+    for f in result.front:  # nothing trained beats a front member on both counts
+        assert not any(
+            o.val_accuracy > f.val_accuracy and o.latency_ms < f.latency_ms for o in result.ranked
+        )

@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         "processes on several machines share it (default: a journal file beside the zoo)",
     )
     s.add_argument(
+        "--objectives",
+        default="accuracy",
+        metavar="LIST",
+        help="accuracy (default), or accuracy,latency for a Pareto search against the "
+        "board's latency estimate",
+    )
+    s.add_argument(
         "--search-only",
         action="store_true",
         help="only run trials for the shared study; the process without it registers",
@@ -373,6 +380,13 @@ def _cmd_search(args: argparse.Namespace) -> int:
     from nas.workers import check_workers
 
     check_workers(args.workers)
+    from nas.search import check_objectives
+
+    objectives = check_objectives(args.objectives)
+    if "latency" in objectives:
+        from nas.latency import require_latency_model
+
+        require_latency_model(board, flag="--objectives accuracy,latency")
     if args.storage is not None:
         from nas.storage import check_url
 
@@ -403,6 +417,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             workers=args.workers,
             storage=args.storage,
             search_only=args.search_only,
+            objectives=objectives,
             space=args.space,
             data_dir=Path(args.data) if args.data else None,
             tracking_uri=args.tracking_uri,
