@@ -107,25 +107,32 @@ def graph_of(spec: object) -> TfliteModel:
     from searchspaces._arch import ArchSpec
 
     assert isinstance(spec, ArchSpec)
+    from searchspaces._arch import layers
+
     g = _GraphBuilder()
     h, w, c = spec.input_shape
     x = g.tensor("input", (1, h, w, c))
-    layers = [("CONV_2D", spec.stem.kernel, spec.stem.stride, spec.stem.channels)]
-    for b in spec.blocks:
-        layers.append(("DEPTHWISE_CONV_2D", b.kernel, b.stride, 0))
-        layers.append(("CONV_2D", 1, 1, b.channels))
-    for op, k, s, cout in layers:
+    made: dict[str, int] = {}  # layer name -> its output tensor
+    for layer in layers(spec):
+        if layer.op == "add":
+            y = g.tensor("act", (1, h, w, c))
+            g.op("ADD", (made[layer.skip], x), (y,))
+            x = made[layer.name] = y
+            continue
+        k, s = layer.kernel, layer.stride
         h, w = _same(h, s), _same(w, s)
-        if op == "DEPTHWISE_CONV_2D":
+        if layer.op == "dw":
             wt = g.tensor("dw", (1, k, k, c), const=True, scales=c)
             bias = g.tensor("b", (c,), "int32", const=True, scales=c)
+            op = "DEPTHWISE_CONV_2D"
         else:
+            cout = layer.channels
             wt = g.tensor("w", (cout, k, k, c), const=True, scales=cout)
             bias = g.tensor("b", (cout,), "int32", const=True, scales=cout)
-            c = cout
+            c, op = cout, "CONV_2D"
         y = g.tensor("act", (1, h, w, c))
         g.op(op, (x, wt, bias), (y,), StrideH=s, StrideW=s)
-        x = y
+        x = made[layer.name] = y
     axes = g.tensor("axes", (2,), "int32", const=True, scales=0)
     y = g.tensor("gap", (1, c))
     g.op("MEAN", (x, axes), (y,), KeepDims=False)

@@ -5,15 +5,18 @@ share of its output channels (at least the space's floor, `Space.narrowest`), th
 whose MACs are at most `(1 - fraction)` of the original. `prune_model` then copies the trained
 weights of the channels with the largest L1 norms, measured on the batch-norm-folded kernels, so
 that a channel's norm is what it contributes after folding. Depthwise layers keep the channels of
-their input; each pointwise layer loses the input rows of the channels dropped before it, and the
-classifier the rows of the last block's dropped channels. Fine-tuning (with distillation) follows
-in the pipeline.
+their input; each convolution loses the input rows of the channels dropped before it, and the
+classifier the rows of the last layer's dropped channels.
+
+A residual add ties channels together: the block's input and its projection are summed channel
+by channel, so a chain of residual blocks keeps one set of channels, chosen by the summed norms
+of every convolution that writes to it. Uniform narrowing keeps tied layers equally wide (same
+width, same floor). Fine-tuning (with distillation) follows in the pipeline.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -42,17 +45,11 @@ def _macs(spec: Any) -> int:
 
 
 def _narrow(spec: Any, keep: float, floor: Any) -> Any:
-    def c(n: int, lo: int) -> int:
-        return max(lo, min(n, math.ceil(keep * n)))
-
-    return replace(
-        spec,
-        stem=replace(spec.stem, channels=c(spec.stem.channels, floor.stem.channels)),
-        blocks=tuple(
-            replace(b, channels=c(b.channels, f.channels))
-            for b, f in zip(spec.blocks, floor.blocks, strict=True)
-        ),
-    )
+    counts = [
+        max(lo, min(n, math.ceil(keep * n)))
+        for n, lo in zip(spec.channel_counts(), floor.channel_counts(), strict=True)
+    ]
+    return spec.with_channel_counts(counts)
 
 
 def max_fraction(spec: Any, space: Any) -> float:
@@ -93,33 +90,77 @@ def _keep(scores: np.ndarray, n: int) -> np.ndarray:
     return np.sort(np.argsort(-scores, kind="stable")[:n])
 
 
+def _groups(layers: tuple[Any, ...]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each layer's channel group (named by the group's first convolution) and each layer's
+    input layer ("" for the image). A convolution starts a group, depthwise layers and adds
+    keep their input's, and an add merges the two groups it sums."""
+    root: dict[str, str] = {}
+
+    def find(g: str) -> str:
+        while root[g] != g:
+            g = root[g]
+        return g
+
+    group, source, prev = {}, {}, ""
+    for layer in layers:
+        source[layer.name] = prev
+        if layer.op == "conv":
+            root[layer.name] = group[layer.name] = layer.name
+        else:
+            group[layer.name] = group[prev]
+            if layer.op == "add":
+                a, b = sorted((find(group[layer.skip]), find(group[prev])))
+                root[b] = a  # the earlier convolution names the merged group
+        prev = layer.name
+    return {k: find(g) for k, g in group.items()}, source
+
+
 def prune_model(model: Any, spec: Any, pruned: Any) -> Any:
     """A model of architecture `pruned` holding `model`'s weights for the channels kept."""
+    from searchspaces._arch import layers
     from searchspaces._build import build
 
     out = build(pruned)
     src = {layer.name: layer for layer in model.layers}
     dst = {layer.name: layer for layer in out.layers}
+    lowered = layers(spec)
+    width = {layer.name: layer.channels for layer in layers(pruned)}
+    group, source = _groups(lowered)
+    kept: dict[str, np.ndarray] = {}  # group -> the channel indices kept
 
-    def bn(name: str, idx: np.ndarray) -> None:
-        dst[name].set_weights([w[idx] for w in src[name].get_weights()])
+    def rows(name: str) -> np.ndarray | None:
+        """The input channels `name` keeps: its input group's, once chosen; None: all."""
+        return kept.get(group[source[name]]) if source[name] else None
 
-    def producer(conv: str, n: int, rows: np.ndarray | None) -> np.ndarray:
-        """Prune output channels of a stem or pointwise conv (and its input rows); keep indices."""
-        (kernel,) = src[conv].get_weights()
-        if rows is not None:
-            kernel = kernel[:, :, rows, :]
-        idx = _keep(_folded_l1(kernel, src[conv + "b"].get_weights(), src[conv + "b"].epsilon), n)
-        dst[conv].set_weights([kernel[..., idx]])
-        bn(conv + "b", idx)
-        return idx
+    def kernel_of(name: str) -> np.ndarray:
+        (kernel,) = src[name].get_weights()
+        r = rows(name)
+        return kernel if r is None else kernel[:, :, r, :]
 
-    idx = producer("c0", pruned.stem.channels, None)
-    for i, b in enumerate(pruned.blocks, start=1):
-        (dw,) = src[f"d{i}"].get_weights()
-        dst[f"d{i}"].set_weights([dw[:, :, idx, :]])
-        bn(f"d{i}b", idx)
-        idx = producer(f"p{i}", b.channels, idx)
+    convs = [layer.name for layer in lowered if layer.op == "conv"]
+    for name in convs:
+        g = group[name]
+        if g in kept:
+            continue
+        writers = [c for c in convs if group[c] == g]
+        score = np.sum(
+            [
+                _folded_l1(kernel_of(c), src[c + "b"].get_weights(), src[c + "b"].epsilon)
+                for c in writers
+            ],
+            axis=0,
+        )
+        kept[g] = _keep(score, width[name])
+    for layer in lowered:
+        if layer.op == "add":
+            continue
+        idx = kept[group[layer.name]]
+        if layer.op == "conv":
+            dst[layer.name].set_weights([kernel_of(layer.name)[..., idx]])
+        else:
+            (dw,) = src[layer.name].get_weights()
+            dst[layer.name].set_weights([dw[:, :, idx, :]])
+        dst[layer.name + "b"].set_weights([w[idx] for w in src[layer.name + "b"].get_weights()])
     kernel, bias = src["fc"].get_weights()
-    dst["fc"].set_weights([kernel[idx, :], bias])
+    dst["fc"].set_weights([kernel[kept[group[lowered[-1].name]], :], bias])
     return out

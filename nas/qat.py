@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from searchspaces._arch import layers as lowered
+
 __all__ = ["fold", "qat_model", "unwrap"]
 
 EMA = 0.99  # activation range momentum
@@ -28,7 +30,6 @@ EMA = 0.99  # activation range momentum
 
 def fold(model: Any, spec: Any) -> Any:
     """The same network with each batch norm folded into its convolution (inference function)."""
-    import keras
     from keras import layers
 
     src = {layer.name: layer for layer in model.layers}
@@ -44,25 +45,52 @@ def fold(model: Any, spec: Any) -> Any:
             kernel = kernel * scale
         return [kernel.astype(np.float32), (beta - mean * scale).astype(np.float32)]
 
-    x = inp = keras.Input(shape=spec.input_shape, name="x")
-    s = spec.stem
-    x = layers.Conv2D(
-        s.channels, s.kernel, strides=s.stride, padding="same", activation="relu", name="c0"
-    )(x)
-    for i, b in enumerate(spec.blocks, start=1):
-        x = layers.DepthwiseConv2D(
-            b.kernel, strides=b.stride, padding="same", activation="relu", name=f"d{i}"
-        )(x)
-        x = layers.Conv2D(b.channels, 1, padding="same", activation="relu", name=f"p{i}")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    out = layers.Dense(spec.num_classes, name="fc")(x)
-    m = keras.Model(inp, out, name="m")
-    m.get_layer("c0").set_weights(folded("c0"))
-    for i in range(1, len(spec.blocks) + 1):
-        m.get_layer(f"d{i}").set_weights(folded(f"d{i}"))
-        m.get_layer(f"p{i}").set_weights(folded(f"p{i}"))
+    m = _assemble(spec, layers.Conv2D, layers.DepthwiseConv2D, layers.Dense, None)
+    for layer in lowered(spec):
+        if layer.op != "add":
+            m.get_layer(layer.name).set_weights(folded(layer.name))
     m.get_layer("fc").set_weights(src["fc"].get_weights())
     return m
+
+
+def _assemble(spec: Any, conv: Any, depthwise: Any, dense: Any, act_quant: Any) -> Any:
+    """The folded network (convolutions with biases and fused ReLU, linear projections, adds)
+    from the given layer classes; with `act_quant`, a fake-quant layer wherever TFLite stores
+    an int8 tensor: the input and every layer's output."""
+    import keras
+    from keras import layers
+
+    def q(x: Any, name: str) -> Any:
+        return act_quant(name=name)(x) if act_quant is not None else x
+
+    seq = lowered(spec)
+    x = inp = keras.Input(shape=spec.input_shape, name="x")
+    x = q(x, "q_in")
+    out: dict[str, Any] = {}
+    add_quant: Any = None  # the next add's fake-quant, made ahead so its input's can follow it
+    for i, layer in enumerate(seq):
+        relu = "relu" if layer.relu else None
+        if layer.op == "add":
+            x = layers.Add(name=layer.name)([out[layer.skip], x])
+        elif layer.op == "conv":
+            x = conv(layer.channels, layer.kernel, strides=layer.stride, padding="same",
+                     activation=relu, name=layer.name)(x)  # fmt: skip
+        else:
+            x = depthwise(layer.kernel, strides=layer.stride, padding="same", activation=relu,
+                          name=layer.name)(x)  # fmt: skip
+        if act_quant is None:
+            pass
+        elif layer.op == "add":
+            x, add_quant = add_quant(x), None
+        elif i + 1 < len(seq) and seq[i + 1].op == "add":
+            add_quant = act_quant(name=f"q_{seq[i + 1].name}")
+            x = act_quant(widen=add_quant, name=f"q_{layer.name}")(x)
+        else:
+            x = q(x, f"q_{layer.name}")
+        out[layer.name] = x
+    x = q(layers.GlobalAveragePooling2D(name="gap")(x), "q_gap")
+    logits = q(dense(spec.num_classes, name="fc")(x), "q_fc")
+    return keras.Model(inp, logits, name="m_qat" if act_quant is not None else "m")
 
 
 def _layers() -> tuple[Any, Any, Any, Any]:
@@ -81,7 +109,17 @@ def _layers() -> tuple[Any, Any, Any, Any]:
         return ops.clip(ste_round(kernel / scale), -127.0, 127.0) * scale
 
     class ActQuant(layers.Layer):  # type: ignore[misc]
-        """Asymmetric per-tensor int8 fake quantization with EMA-tracked min/max."""
+        """Asymmetric per-tensor int8 fake quantization with EMA-tracked min/max.
+
+        `widen`: another ActQuant whose range this one's must cover too. The converter gives a
+        residual block's projection (the ADD's input that nothing else reads) the union of its
+        own calibrated range and the ADD output's; QAT follows it (measured on the converter's
+        output, tests/test_compress.py).
+        """
+
+        def __init__(self, widen: Any = None, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.widen = widen
 
         def build(self, input_shape: Any) -> None:
             self.lo = self.add_weight(shape=(), initializer="zeros", trainable=False, name="lo")
@@ -96,6 +134,8 @@ def _layers() -> tuple[Any, Any, Any, Any]:
                 self.hi.assign(ops.where(first, b_hi, EMA * self.hi + (1 - EMA) * b_hi))
                 self.seen.assign(1.0)
             lo, hi = ops.minimum(self.lo, 0.0), ops.maximum(self.hi, 0.0)  # 0 must be exact
+            if self.widen is not None and self.widen.built:
+                lo, hi = ops.minimum(lo, self.widen.lo), ops.maximum(hi, self.widen.hi)
             scale = ops.maximum(hi - lo, 1e-8) / 255.0
             zp = ops.round(-128.0 - lo / scale)
             lo_q, hi_q = (-128.0 - zp) * scale, (127.0 - zp) * scale
@@ -128,26 +168,8 @@ def _layers() -> tuple[Any, Any, Any, Any]:
 
 def qat_model(folded: Any, spec: Any) -> Any:
     """A fake-quantized copy of `folded` (weights copied; train it, then `unwrap`)."""
-    import keras
-    from keras import layers
-
     ActQuant, QConv2D, QDepthwise, QDense = _layers()
-    x = inp = keras.Input(shape=spec.input_shape, name="x")
-    x = ActQuant(name="q_in")(x)
-    s = spec.stem
-    x = QConv2D(s.channels, s.kernel, strides=s.stride, padding="same", activation="relu",
-                name="c0")(x)  # fmt: skip
-    x = ActQuant(name="q_c0")(x)
-    for i, b in enumerate(spec.blocks, start=1):
-        x = QDepthwise(b.kernel, strides=b.stride, padding="same", activation="relu",
-                       name=f"d{i}")(x)  # fmt: skip
-        x = ActQuant(name=f"q_d{i}")(x)
-        x = QConv2D(b.channels, 1, padding="same", activation="relu", name=f"p{i}")(x)
-        x = ActQuant(name=f"q_p{i}")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = ActQuant(name="q_gap")(x)
-    out = ActQuant(name="q_fc")(QDense(spec.num_classes, name="fc")(x))
-    q = keras.Model(inp, out, name="m_qat")
+    q = _assemble(spec, QConv2D, QDepthwise, QDense, ActQuant)
     for layer in folded.layers:
         if layer.get_weights():
             q.get_layer(layer.name).set_weights(layer.get_weights())

@@ -7,13 +7,14 @@ Each space module defines a frozen `Space` subclass instance and registers it wi
 
 from __future__ import annotations
 
-from searchspaces._arch import ArchSpec, ConvBlock, DSBlock
+from searchspaces._arch import ArchSpec, ConvBlock, DSBlock, MBBlock
 from searchspaces._registry import Space, get_space, list_spaces, register_space
 
 __all__ = [
     "ArchSpec",
     "ConvBlock",
     "DSBlock",
+    "MBBlock",
     "Space",
     "get_space",
     "list_spaces",

@@ -6,23 +6,32 @@ Grammar (one token per layer group, joined by "_"; timm-style):
     c{k}s{s}c{n}        stem: k x k convolution, stride s, n ch   c3s2c16
     ds{k}s{s}c{n}       depthwise-separable block: k x k depthwise (stride s) then
                         1 x 1 pointwise to n channels             ds3s1c32
+    mb{k}s{s}[h{e}]c{n}[r]
+                        inverted residual (MobileNetV2): 1 x 1 expansion to e channels
+                        (none without h), k x k depthwise (stride s), linear 1 x 1
+                        projection to n channels, and with r the block's input added
+                        (stride 1 and n equal to the input's channels)   mb5s1h96c16r
     gap                 global average pooling
     fc{n}               classifier, n classes (int8 logits)       fc10
 
-Every convolution uses "same" padding, batch norm (folded at conversion) and ReLU (fused).
-Example: r20x20x1_c3s2c16_ds3s1c32_ds3s2c64_gap_fc10
+Every convolution uses "same" padding, batch norm (folded at conversion) and ReLU (fused),
+except an inverted residual's projection, which is linear.
+Examples: r20x20x1_c3s2c16_ds3s1c32_ds3s2c64_gap_fc10, r28x28x1_c3s2c16_mb3s1c8_mb5s2h48c16_mb5s1h48c16r_gap_fc10
+
+`layers(spec)` lowers a spec to its layer sequence: the one walk that the Keras builders, the
+profile's op graph and channel pruning share.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nas.errors import TinyzooError
 
-__all__ = ["ArchSpec", "ConvBlock", "DSBlock"]
+__all__ = ["ArchSpec", "ConvBlock", "DSBlock", "Layer", "MBBlock", "layers"]
 
-GRAMMAR = "r{H}x{W}x{C}_c{k}s{s}c{n}[_ds{k}s{s}c{n}...]_gap_fc{classes}"
+GRAMMAR = "r{H}x{W}x{C}_c{k}s{s}c{n}[_ds{k}s{s}c{n} | _mb{k}s{s}[h{e}]c{n}[r] ...]_gap_fc{classes}"
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,58 @@ class DSBlock:
 
 
 @dataclass(frozen=True)
+class MBBlock:
+    kernel: int
+    stride: int
+    channels: int
+    hidden: int | None = None  # the expansion's output channels; None: no expansion layer
+    residual: bool = False
+
+    def __str__(self) -> str:
+        h = f"h{self.hidden}" if self.hidden else ""
+        return f"mb{self.kernel}s{self.stride}{h}c{self.channels}{'r' if self.residual else ''}"
+
+
+Block = DSBlock | MBBlock
+
+
+@dataclass(frozen=True)
 class ArchSpec:
     input_shape: tuple[int, int, int]  # H, W, C
     num_classes: int
     stem: ConvBlock
-    blocks: tuple[DSBlock, ...]
+    blocks: tuple[Block, ...]
+
+    def __post_init__(self) -> None:
+        channels = self.stem.channels
+        for b in self.blocks:
+            if isinstance(b, MBBlock) and b.residual and (b.stride != 1 or b.channels != channels):
+                raise TinyzooError(
+                    f"block {b} adds its input, which needs stride 1 and {channels} output "
+                    f"channels (its input's); drop the r or match the channels."
+                )
+            channels = b.channels
+
+    def channel_counts(self) -> tuple[int, ...]:
+        """Every layer's output channels that pruning may change: stem, then per block its
+        expansion (if any) and its output."""
+        out = [self.stem.channels]
+        for b in self.blocks:
+            if isinstance(b, MBBlock) and b.hidden:
+                out.append(b.hidden)
+            out.append(b.channels)
+        return tuple(out)
+
+    def with_channel_counts(self, counts: tuple[int, ...] | list[int]) -> ArchSpec:
+        """This spec with `channel_counts()` replaced (same order)."""
+        it = iter(counts)
+        stem = replace(self.stem, channels=next(it))
+        blocks: list[Block] = []
+        for b in self.blocks:
+            if isinstance(b, MBBlock) and b.hidden:
+                b = replace(b, hidden=next(it))
+            blocks.append(replace(b, channels=next(it)))
+        return replace(self, stem=stem, blocks=tuple(blocks))
 
     def __str__(self) -> str:
         h, w, c = self.input_shape
@@ -74,12 +130,15 @@ class ArchSpec:
             head = re.fullmatch(r"fc(\d+)", tokens[-1])
             if not (m and stem and head):
                 raise ValueError
-            blocks = []
+            blocks: list[Block] = []
             for tok in tokens[2:-2]:
-                b = re.fullmatch(r"ds(\d+)s(\d+)c(\d+)", tok)
-                if not b:
+                if b := re.fullmatch(r"ds(\d+)s(\d+)c(\d+)", tok):
+                    blocks.append(DSBlock(*map(int, b.groups())))
+                elif b := re.fullmatch(r"mb(\d+)s(\d+)(?:h(\d+))?c(\d+)(r?)", tok):
+                    k, st, h, n, r = b.groups()
+                    blocks.append(MBBlock(int(k), int(st), int(n), int(h) if h else None, r == "r"))
+                else:
                     raise ValueError
-                blocks.append(DSBlock(*map(int, b.groups())))
             h, w, c = map(int, m.groups())
             return cls(
                 input_shape=(h, w, c),
@@ -92,3 +151,37 @@ class ArchSpec:
                 f"cannot parse architecture {text!r}: expected {GRAMMAR}, "
                 "for example r20x20x1_c3s2c16_ds3s1c32_ds3s2c64_gap_fc10."
             ) from None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a lowered spec. Names are the Keras layer names (short: they are stored in
+    the .tflite): c0 stem; d{i} depthwise, p{i} pointwise or projection, e{i} expansion and
+    a{i} residual add of block i."""
+
+    op: str  # "conv" (k x k, or 1 x 1), "dw" (depthwise) or "add"
+    name: str
+    kernel: int
+    stride: int
+    channels: int  # output channels (dw and add: those of their input)
+    relu: bool
+    skip: str = ""  # add: the layer whose output is added (the block's input)
+
+
+def layers(spec: ArchSpec) -> tuple[Layer, ...]:
+    """The layers from the stem to the last block, in order (pooling and classifier follow)."""
+    s = spec.stem
+    out = [Layer("conv", "c0", s.kernel, s.stride, s.channels, True)]
+    channels = s.channels
+    for i, b in enumerate(spec.blocks, start=1):
+        block_input = out[-1].name
+        if isinstance(b, MBBlock) and b.hidden:
+            out.append(Layer("conv", f"e{i}", 1, 1, b.hidden, True))
+            channels = b.hidden
+        out.append(Layer("dw", f"d{i}", b.kernel, b.stride, channels, True))
+        linear = isinstance(b, MBBlock)
+        out.append(Layer("conv", f"p{i}", 1, 1, b.channels, not linear))
+        if isinstance(b, MBBlock) and b.residual:
+            out.append(Layer("add", f"a{i}", 1, 1, b.channels, False, block_input))
+        channels = b.channels
+    return tuple(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from searchspaces._arch import ArchSpec
+from searchspaces._arch import layers as lowered
 
 # Proxy trials run only tens of steps; with Keras' default 0.99 the moving statistics used at
 # evaluation would still be near their initial values and every trial would score ~chance.
@@ -23,26 +24,30 @@ def build(spec: ArchSpec, *, dropout: float = 0.1) -> Any:
     from keras import layers
 
     x = inp = keras.Input(shape=spec.input_shape, name="x")
-    s = spec.stem
-    x = layers.Conv2D(
-        s.channels, s.kernel, strides=s.stride, padding="same", use_bias=False, name="c0"
-    )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="c0b")(x)
-    x = layers.ReLU(name="c0r")(x)
-    for i, b in enumerate(spec.blocks, start=1):
-        x = layers.DepthwiseConv2D(
-            b.kernel, strides=b.stride, padding="same", use_bias=False, name=f"d{i}"
-        )(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"d{i}b")(x)
-        x = layers.ReLU(name=f"d{i}r")(x)
-        x = layers.Conv2D(b.channels, 1, padding="same", use_bias=False, name=f"p{i}")(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"p{i}b")(x)
-        x = layers.ReLU(name=f"p{i}r")(x)
+    out: dict[str, Any] = {}
+    for layer in lowered(spec):
+        if layer.op == "add":
+            x = layers.Add(name=layer.name)([out[layer.skip], x])
+        else:
+            if layer.op == "conv":
+                x = layers.Conv2D(
+                    layer.channels, layer.kernel, strides=layer.stride, padding="same",
+                    use_bias=False, name=layer.name,
+                )(x)  # fmt: skip
+            else:
+                x = layers.DepthwiseConv2D(
+                    layer.kernel, strides=layer.stride, padding="same", use_bias=False,
+                    name=layer.name,
+                )(x)  # fmt: skip
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=layer.name + "b")(x)
+            if layer.relu:
+                x = layers.ReLU(name=layer.name + "r")(x)
+        out[layer.name] = x
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     if dropout:
         x = layers.Dropout(dropout, name="drop")(x)
-    out = layers.Dense(spec.num_classes, name="fc")(x)
-    return keras.Model(inp, out, name="m")
+    logits = layers.Dense(spec.num_classes, name="fc")(x)
+    return keras.Model(inp, logits, name="m")
 
 
 def randomize(model: Any, seed: int = 0) -> Any:

@@ -73,7 +73,7 @@ def register_space(space: Space) -> Space:
 
 def _load_builtin() -> None:
     # Importing a space module registers it.
-    from searchspaces import dscnn, mbv1  # noqa: F401
+    from searchspaces import dscnn, mbv1, mbv2  # noqa: F401
 
 
 def get_space(name: str) -> Space:

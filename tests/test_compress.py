@@ -9,6 +9,8 @@ from nas.errors import TinyzooError
 from searchspaces import ArchSpec, get_space
 
 SPEC = ArchSpec.parse("r8x8x1_c3s1c16_ds3s1c24_ds5s2c32_gap_fc10")
+# Inverted residuals: the stem and block 1 share channels (a residual chain), as do blocks 2-3.
+MB_SPEC = ArchSpec.parse("r8x8x1_c3s1c16_mb3s1h32c16r_mb5s2h48c24_mb3s1h48c24r_gap_fc10")
 
 
 def _randomized(spec: ArchSpec) -> object:
@@ -96,12 +98,51 @@ def test_pruning_keeps_the_largest_channels_and_their_exact_function() -> None:
     assert small.count_params() < model.count_params()  # type: ignore[attr-defined]
 
 
-def test_folding_batch_norm_keeps_the_function() -> None:
+def _kill(model: object, bn_name: str, idx: np.ndarray) -> None:
+    """Make channels `idx` after batch norm `bn_name` exactly zero (zero scale and shift)."""
+    bn = model.get_layer(bn_name)  # type: ignore[attr-defined]
+    gamma, beta, mean, var = bn.get_weights()
+    gamma[idx], beta[idx] = 0.0, 0.0
+    bn.set_weights([gamma, beta, mean, var])
+
+
+def test_pruning_a_residual_chain_keeps_one_set_of_channels_and_the_function() -> None:
+    """Across a residual add both summed layers must keep the same channels. Channels dead in
+    every writer of a chain (and hidden channels dead after their expansion and depthwise)
+    are the ones pruned, and the pruned network computes exactly what the original did."""
+    from nas.prune import plan, prune_model
+
+    model = _randomized(MB_SPEC)
+    rng = np.random.default_rng(0)
+    dead = {
+        ("c0b", "p1b"): rng.choice(16, 5, replace=False),  # chain 1: stem + block 1
+        ("e1b", "d1b"): rng.choice(32, 8, replace=False),  # block 1's hidden channels
+        ("e2b", "d2b"): rng.choice(48, 10, replace=False),
+        ("p2b", "p3b"): rng.choice(24, 6, replace=False),  # chain 2: blocks 2-3
+        ("e3b", "d3b"): rng.choice(48, 12, replace=False),
+    }
+    for names, idx in dead.items():
+        for name in names:
+            _kill(model, name, idx)
+    pruned = ArchSpec.parse("r8x8x1_c3s1c11_mb3s1h24c11r_mb5s2h38c18_mb3s1h36c18r_gap_fc10")
+    small = prune_model(model, MB_SPEC, pruned)
+    x = np.random.default_rng(1).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
+    a = model.predict(x, verbose=0)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(a, small.predict(x, verbose=0), atol=1e-5)
+    # A uniform narrowing of a residual space keeps tied layers equally wide.
+    narrowed = plan(MB_SPEC, 0.5, get_space("mbv2"))
+    assert all(b.residual for b in narrowed.blocks[::2]) and str(narrowed).count("r_") == 2
+    with pytest.raises(TinyzooError, match="adds its input, which needs stride 1 and 16"):
+        ArchSpec.parse("r8x8x1_c3s1c16_mb3s1h32c12r_gap_fc10")
+
+
+@pytest.mark.parametrize("spec", [SPEC, MB_SPEC], ids=str)
+def test_folding_batch_norm_keeps_the_function(spec: ArchSpec) -> None:
     from nas.qat import fold
 
-    model = _randomized(SPEC)
+    model = _randomized(spec)
     x = np.random.default_rng(2).uniform(0, 1, (64, 8, 8, 1)).astype(np.float32)
-    folded = fold(model, SPEC)
+    folded = fold(model, spec)
     np.testing.assert_allclose(
         model.predict(x, verbose=0),  # type: ignore[attr-defined]
         folded.predict(x, verbose=0),
@@ -110,9 +151,15 @@ def test_folding_batch_norm_keeps_the_function() -> None:
     assert not any(layer.__class__.__name__ == "BatchNormalization" for layer in folded.layers)
 
 
-def test_the_fake_quantized_model_computes_what_tflm_computes() -> None:
+# Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7.
+@pytest.mark.parametrize(("spec", "max_steps"), [(SPEC, 0.5), (MB_SPEC, 0.8)], ids=str)
+def test_the_fake_quantized_model_computes_what_tflm_computes(
+    spec: ArchSpec, max_steps: float
+) -> None:
     """With the ranges the converter calibrates (the same images), the QAT model's logits are
-    TFLM's int8 logits to within a fraction of one output step, and its classes agree."""
+    TFLM's int8 logits to within a fraction of one output step, closer than the float model's
+    (with residual adds only if QAT follows the converter's widened projection ranges: without
+    that MB_SPEC measured 0.77 steps, float 0.74, with it 0.70), and its classes agree."""
     from tflite_micro import runtime
 
     from nas.data import load_task
@@ -121,10 +168,10 @@ def test_the_fake_quantized_model_computes_what_tflm_computes() -> None:
     from nas.train import train
 
     d = load_task("digits").at_resolution(8)
-    res = train(SPEC, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=0, batch_size=32)
-    folded = fold(res.model, SPEC)
+    res = train(spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=0, batch_size=32)
+    folded = fold(res.model, spec)
     rep = d.x_train[:300]
-    q = qat_model(folded, SPEC)
+    q = qat_model(folded, spec)
     q(rep, training=True)  # first training batch: ranges = this batch's min and max
     tflite = convert_int8(folded, rep)
     ip = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 20)
@@ -141,7 +188,8 @@ def test_the_fake_quantized_model_computes_what_tflm_computes() -> None:
     t = np.array(tflm)
     fq = q.predict(xs, verbose=0)
     steps = np.abs(fq - t) / s_out
-    assert steps.mean() < 0.5, steps.mean()
+    float_steps = np.abs(folded.predict(xs, verbose=0) - t) / s_out
+    assert steps.mean() < min(max_steps, float_steps.mean()), (steps.mean(), float_steps.mean())
     assert np.mean(fq.argmax(1) == t.argmax(1)) >= 0.97
 
 

@@ -28,6 +28,11 @@ HANDPICKED = [
     "r8x8x1_c3s1c4_ds3s1c8_ds3s1c8_ds3s1c8_ds3s1c8_ds3s1c8_ds3s1c8_gap_fc10",
     # wide per-channel layers on a tiny map: Prepare's temporaries bind
     "r4x4x1_c3s2c256_ds3s1c512_gap_fc2",
+    # inverted residuals (mbv2): expansion or none, linear projections, residual adds
+    "r28x28x1_c3s2c16_mb3s1c8_mb5s2h48c16_mb5s1h48c16r_gap_fc10",
+    "r16x16x1_c3s1c8_mb3s1c8r_mb7s2h40c12_mb3s1h24c12r_mb3s1h72c12r_gap_fc10",
+    "r49x10x1_c3s2c16_mb3s1h32c16r_mb5s2h64c24_mb5s1h96c24r_mb3s1h24c24r_gap_fc12",
+    "r8x8x1_c3s1c8_mb3s2h24c16_mb3s2h96c24_gap_fc10",
 ]
 # Drawn from the dscnn space by bench/profile.py's sampler (seed 7), pinned here.
 SAMPLED = [
@@ -52,6 +57,13 @@ SAMPLED = [
     "r8x8x1_c5s1c4_ds5s1c24_ds3s1c8_ds3s2c32_ds5s2c24_ds3s1c24_gap_fc10",
     "r24x24x1_c5s2c8_ds5s1c8_ds3s1c64_gap_fc10",
     "r15x15x3_c5s2c32_ds5s1c24_ds3s1c8_ds5s2c8_gap_fc4",
+    # Drawn from the mbv2 space (RandomSampler seed 7; fashion, kws and 3-channel geometries).
+    "r20x20x1_c3s2c8_mb3s1c8r_mb3s2h32c8_mb3s2h40c8_mb5s1h32c16_mb5s1h64c16r_mb3s1h64c24"
+    "_mb3s1h96c24r_mb3s1h96c24r_gap_fc10",
+    "r49x10x1_c3s2c16_mb3s1c8_mb3s2c8_mb3s1h16c16_mb5s1h96c24_mb5s1h144c24r_mb5s1h144c24r"
+    "_mb5s1h144c24r_mb3s1h96c32_mb3s1h128c32r_gap_fc12",
+    "r32x32x3_c3s2c16_mb3s1c8_mb3s2c8_mb3s2h16c16_mb5s2h96c24_mb5s1h144c24r_mb5s1h144c24r"
+    "_mb5s1h144c24r_mb3s1h96c32_mb3s1h128c32r_gap_fc4",
 ]
 ARCHS = HANDPICKED + SAMPLED
 

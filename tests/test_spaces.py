@@ -67,3 +67,43 @@ def test_widest_and_narrowest_are_members_of_the_grammar(space: str) -> None:
     assert len(narrow.blocks) == len(wide.blocks)
     assert all(n.channels <= w.channels for n, w in zip(narrow.blocks, wide.blocks, strict=True))
     assert profile_spec(narrow).macs < profile_spec(wide).macs
+
+
+def test_mbv2_follows_mobilenetv2s_block_rules() -> None:
+    """Expansion ratio t multiplies the block's input channels (t = 1: no expansion layer); the
+    first block of a stage strides and changes channels, the rest add their input; the stage's
+    depth, kernel and expansion apply to each of its blocks."""
+    from searchspaces import MBBlock
+
+    g = Geometry(resolutions=(32,), channels=3, num_classes=10)
+    params = {"resolution": 32, "width": 1.0, "stem_stride": 2, "stages": 3}
+    params |= {"s0_depth": 2, "s0_kernel": 3, "s0_expand": 6}
+    params |= {"s1_depth": 3, "s1_kernel": 5, "s1_expand": 4}
+    params |= {"s2_depth": 1, "s2_kernel": 7, "s2_expand": 1}
+    spec = get_space("mbv2").decode(params, g)
+    assert str(spec) == (
+        "r32x32x3_c3s2c32_mb3s1c16"  # MobileNetV2's first block: t = 1, 16 channels, no add
+        "_mb3s2h96c24_mb3s1h144c24r"  # stage 24: 16 x 6 = 96 hidden, then 24 x 6 = 144
+        "_mb5s2h96c32_mb5s1h128c32r_mb5s1h128c32r"  # stage 32: t = 4
+        "_mb7s2c64"  # stage 64 at t = 1: depthwise on the input, linear projection
+        "_gap_fc10"
+    )
+    assert ArchSpec.parse(str(spec)) == spec
+    blocks = [b for b in spec.blocks if isinstance(b, MBBlock)]
+    assert len(blocks) == len(spec.blocks)
+    # 32 -> 16 (stem) -> 8 -> 4 -> 2, then the 96-channel stage keeps stride 1 (as in the
+    # paper) and the 160-channel stage's stride 2 is dropped: the map is under 4 pixels.
+    deeper = params | {"stages": 5}
+    for i in (3, 4):
+        deeper |= {f"s{i}_depth": 1, f"s{i}_kernel": 3, f"s{i}_expand": 2}
+    small = get_space("mbv2").decode(deeper, g)
+    assert [b.stride for b in small.blocks] == [1, 2, 1, 2, 1, 1, 2, 1, 1]
+
+
+def test_mbv2_residual_blocks_profile_with_an_add_per_residual() -> None:
+    spec = ArchSpec.parse("r16x16x1_c3s1c8_mb3s1c8r_mb7s2h40c12_mb3s1h24c12r_gap_fc10")
+    ops = [r.op for r in profile_spec(spec).layers]
+    assert ops.count("ADD") == 2 and ops[-2:] == ["MEAN", "FULLY_CONNECTED"]
+    # 16x16x8 summed per element for block 1; 8x8x12 for block 3
+    adds = [r.macs for r in profile_spec(spec).layers if r.op == "ADD"]
+    assert adds == [16 * 16 * 8, 8 * 8 * 12]
