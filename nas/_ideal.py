@@ -12,6 +12,10 @@ and runs ops in file order. Here instead:
   depthwise of MCUNetV2, Lin et al. 2021).
 
 So it is a lower bound for any runtime that keeps whole tensors, never a TFLM figure.
+
+With `in_place=False` no op writes over its input: every op needs its inputs and outputs at
+once. That is the peak as muNAS (Liberis et al. 2021) and operator reordering (Liberis & Lane
+2019) count it: the best order, exact sizes, whole tensors.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ ELEMENTWISE = frozenset(
 MAX_STATES = 200_000
 
 
-def ideal_peak(model: TfliteModel) -> int:
+def ideal_peak(model: TfliteModel, *, in_place: bool = True) -> int:
     t = model.tensors
     acts = {x.index for x in t if not x.is_constant and not x.is_variable}
     ops = model.ops
@@ -63,7 +67,7 @@ def ideal_peak(model: TfliteModel) -> int:
         return _cost(sum(size[i] for i in live_after(done)), k, dying)
 
     def _cost(base: int, k: int, dying: list[int]) -> int:
-        op = ops[k].op
+        op = ops[k].op if in_place else ""
         if op in ELEMENTWISE and dying and len(outs[k]) == 1:
             # the output takes the dying input's place (growing it if larger)
             return base + max(0, size[outs[k][0]] - size[dying[0]])

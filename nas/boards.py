@@ -93,19 +93,36 @@ class Budget:
     flash_bytes: int | None  # the .tflite model bytes
     max_macs: int | None = None
     max_latency_ms: float | None = None  # bounds the estimate of `latency` (nas/latency.py)
+    # muNAS's definitions (Liberis et al. 2021): the activation peak with whole tensors and no
+    # in-place ops (Profile.paper_peak_bytes), and one byte per parameter (Profile.params).
+    max_peak_bytes: int | None = None
+    max_weight_bytes: int | None = None
     # How milliseconds are estimated on the board (None: no board, or no estimate for its core).
     # Not a limit: left out of to_dict() and of comparisons.
     latency: LatencyModel | None = field(default=None, compare=False, repr=False)
-
-    def to_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency"}
 
     def latency_ms(self, macs: int, ops: int) -> float | None:
         """Estimated milliseconds per inference on the board, None without an estimate."""
         return None if self.latency is None else self.latency.ms(macs, ops)
 
+    def to_dict(self) -> dict[str, object]:
+        # Fields left unset since they were added stay out: studies begun before still match.
+        late = ("max_peak_bytes", "max_weight_bytes")
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "latency" and not (f.name in late and getattr(self, f.name) is None)
+        }
+
     def violations(
-        self, *, arena_bytes: int, tflite_bytes: int, macs: int, ops: int = 0
+        self,
+        *,
+        arena_bytes: int,
+        tflite_bytes: int,
+        macs: int,
+        ops: int = 0,
+        peak_bytes: int = 0,
+        params: int = 0,
     ) -> list[str]:
         """Reasons this model breaks the budget, empty when it fits."""
         out = []
@@ -115,6 +132,10 @@ class Budget:
             out.append(f"model {tflite_bytes} B > flash budget {self.flash_bytes} B")
         if self.max_macs is not None and macs > self.max_macs:
             out.append(f"{macs} MACs > budget {self.max_macs}")
+        if self.max_peak_bytes is not None and peak_bytes > self.max_peak_bytes:
+            out.append(f"activation peak {peak_bytes} B > budget {self.max_peak_bytes} B")
+        if self.max_weight_bytes is not None and params > self.max_weight_bytes:
+            out.append(f"{params} int8 weights > budget {self.max_weight_bytes} B")
         ms = self.latency_ms(macs, ops)
         if self.max_latency_ms is not None and ms is not None and ms > self.max_latency_ms:
             out.append(f"estimated latency {ms:.2f} ms > budget {self.max_latency_ms:g} ms")
@@ -128,6 +149,8 @@ def budget_for(
     max_flash: int | None = None,
     max_macs: int | None = None,
     max_latency_ms: float | None = None,
+    max_peak: int | None = None,
+    max_weights: int | None = None,
 ) -> Budget:
     """The board's budget (its memory minus reserves), with any field overridden.
 
@@ -140,6 +163,8 @@ def budget_for(
         ("--max-flash", max_flash),
         ("--max-macs", max_macs),
         ("--max-latency-ms", max_latency_ms),
+        ("--max-peak", max_peak),
+        ("--max-weights", max_weights),
     ):
         if value is not None and not value > 0:
             raise TinyzooError(
@@ -148,9 +173,10 @@ def budget_for(
     if max_latency_ms is not None:
         require_latency_model(board)
     if board is None:
-        if max_ram is None and max_flash is None and max_macs is None:
+        if all(v is None for v in (max_ram, max_flash, max_macs, max_peak, max_weights)):
             raise TinyzooError(
-                "no budget: give --board NAME or at least one of --max-ram, --max-flash, --max-macs."
+                "no budget: give --board NAME or at least one of --max-ram, --max-flash, "
+                "--max-macs, --max-peak, --max-weights."
             )
         base = Budget(ram_bytes=None, flash_bytes=None)
     else:
@@ -164,5 +190,7 @@ def budget_for(
         flash_bytes=max_flash if max_flash is not None else base.flash_bytes,
         max_macs=max_macs if max_macs is not None else base.max_macs,
         max_latency_ms=max_latency_ms,
+        max_peak_bytes=max_peak,
+        max_weight_bytes=max_weights,
         latency=None if board is None else latency_model(board),
     )

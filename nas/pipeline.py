@@ -134,6 +134,8 @@ def run_search(
     max_flash: int | None = None,
     max_macs: int | None = None,
     max_latency_ms: float | None = None,
+    max_peak: int | None = None,
+    max_weights: int | None = None,
     seed: int = 0,
     space: str = "dscnn",
     data_dir: Path | None = None,
@@ -149,6 +151,7 @@ def run_search(
     storage: str | None = None,
     search_only: bool = False,
     objectives: tuple[str, ...] = ("accuracy",),
+    sampler: str = "tpe",
     console: Any = None,
 ) -> Any:
     """Search `task` under the board's budget and register the verified int8 winner.
@@ -170,7 +173,7 @@ def run_search(
     from rich.console import Console
 
     from nas.data import load_task
-    from nas.search import check_feasible
+    from nas.search import check_feasible, check_sampler
     from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
@@ -181,13 +184,20 @@ def run_search(
     if trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {trials}.")
     check_workers(workers)
+    check_sampler(sampler)
     if "latency" in objectives and not board:
         raise TinyzooError(
             "--objectives accuracy,latency needs --board: the latency is the board's estimate."
         )
     b = get_board(board) if board else None
     budget = budget_for(
-        b, max_ram=max_ram, max_flash=max_flash, max_macs=max_macs, max_latency_ms=max_latency_ms
+        b,
+        max_ram=max_ram,
+        max_flash=max_flash,
+        max_macs=max_macs,
+        max_latency_ms=max_latency_ms,
+        max_peak=max_peak,
+        max_weights=max_weights,
     )
     sp = get_space(space)
     data = load_task(task, data_dir=data_dir, seed=seed)
@@ -228,6 +238,8 @@ def run_search(
             if budget.max_latency_ms is None
             else f", latency {budget.max_latency_ms:g} ms (est.)"
         )
+        + ("" if budget.max_peak_bytes is None else f", peak {budget.max_peak_bytes} B")
+        + ("" if budget.max_weight_bytes is None else f", weights {budget.max_weight_bytes} B")
     )
     job = Job(
         task=task,
@@ -240,6 +252,7 @@ def run_search(
         storage=storage,
         study_name=study_name,
         objectives=objectives,
+        sampler=sampler,
         trials=trials,
         timeout=timeout,
         seed=seed,
@@ -350,6 +363,7 @@ def _run(
                 on_start=pool.start if pool is not None else None,
                 on_end=wait_for_workers,
                 objectives=objectives,
+                sampler=job.sampler,
             )
         except BaseException:
             if pool is not None:
@@ -473,8 +487,9 @@ def _finalise(
     arena = max(v.arena_bytes, v.recorded_total)
     ops = len(measured.layers)
     reasons = budget.violations(
-        arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs, ops=ops
-    )
+        arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs, ops=ops,
+        peak_bytes=measured.paper_peak_bytes, params=measured.params,
+    )  # fmt: skip
     ms = budget.latency_ms(measured.macs, ops)
     console.print(
         f"  int8 test {v.int8_accuracy:.4f} (float {out.float_test:.4f}) · TFLM arena {arena} B "

@@ -47,6 +47,8 @@ class Profile:
     # The arena to give TFLM: the larger of the two above (see nas/_tflm_arena.py)
     arena_bytes: int
     ideal_peak_bytes: int  # best order, in-place ops, no alignment: see nas/_ideal.py
+    # The same without in-place ops: activations as muNAS and MCUNet count them (nas/_ideal.py)
+    paper_peak_bytes: int
     layers: tuple[LayerRow, ...]
     tflite_estimated: bool
 
@@ -247,6 +249,7 @@ def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
         min_arena_bytes=arena.min_arena,
         arena_bytes=max(arena.min_arena, arena.recorded_total),
         ideal_peak_bytes=ideal_peak(model),
+        paper_peak_bytes=ideal_peak(model, in_place=False),
         layers=tuple(rows),
         tflite_estimated=estimated,
     )

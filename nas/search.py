@@ -48,6 +48,26 @@ class SearchResult:
     front: list[Candidate] = field(default_factory=list)  # Pareto front (latency objective)
 
 
+SAMPLERS = ("tpe", "random")
+
+
+def check_sampler(name: str) -> None:
+    if name not in SAMPLERS:
+        raise TinyzooError(
+            f"--sampler {name!r} is not one of {', '.join(SAMPLERS)}; tpe (the default) learns "
+            "from the trials so far, random is a baseline."
+        )
+
+
+def _sampler(name: str, seed: int) -> Any:
+    import optuna
+
+    check_sampler(name)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+
+
 def check_objectives(text: str) -> tuple[str, ...]:
     """`--objectives` as a tuple: "accuracy" or "accuracy,latency"."""
     got = tuple(x.strip() for x in text.split(",") if x.strip())
@@ -78,20 +98,29 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     smallest = space.smallest(geometry)
     p = profile_spec(smallest)
     reasons = budget.violations(
-        arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers)
-    )
+        arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers),
+        peak_bytes=p.paper_peak_bytes, params=p.params,
+    )  # fmt: skip
     if reasons:
         ms = budget.latency_ms(p.macs, len(p.layers))
         est = "" if ms is None else f", an estimated {ms:.2f} ms"
-        hint = (
-            f"--max-latency-ms {ms:.2f} or a faster board"
-            if ms is not None and "latency" in reasons[0]
-            else f"--max-ram {p.arena_bytes}"
+        hints = {
+            "latency": f"--max-latency-ms {ms or 0:.2f} or a faster board",
+            "peak": f"--max-peak {p.paper_peak_bytes}",
+            "weights": f"--max-weights {p.params}",
+            "model": f"--max-flash {p.tflite_bytes}",
+            "MACs": f"--max-macs {p.macs}",
+        }
+        hint = next((h for k, h in hints.items() if k in reasons[0]), f"--max-ram {p.arena_bytes}")
+        extra = (
+            f", an activation peak of {p.paper_peak_bytes} B and {p.params} weights"
+            if budget.max_peak_bytes is not None or budget.max_weight_bytes is not None
+            else ""
         )
         raise TinyzooError(
             f"no architecture in space {space.name!r} fits this budget ({'; '.join(reasons)}). "
             f"The smallest, {smallest}, needs a TFLM arena of {p.arena_bytes} B, {p.tflite_bytes} B of "
-            f"flash and {p.macs} MACs{est}: raise the budget to at least that (e.g. {hint})."
+            f"flash and {p.macs} MACs{est}{extra}: raise the budget to at least that (e.g. {hint})."
         )
     return p
 
@@ -116,6 +145,7 @@ def run_study(
     on_start: Callable[[], None] | None = None,
     on_end: Callable[[], None] | None = None,
     objectives: tuple[str, ...] = ("accuracy",),
+    sampler: str = "tpe",
 ) -> SearchResult:
     """Run `trials` trials in all (finished ones in `storage` count), then rank what trained.
 
@@ -124,7 +154,8 @@ def run_study(
     runs once the study exists and trials remain, `on_end` before the result is read (to wait
     for the others). `objectives` ("accuracy", "latency") makes it a Pareto search of
     accuracy against the board's latency estimate: no pruning then (Optuna prunes only
-    single-objective studies), and the front is ranked first.
+    single-objective studies), and the front is ranked first. `sampler` "random" replaces
+    TPE by Optuna's RandomSampler (a baseline: bench/search.py); all else stays.
     """
     import optuna
 
@@ -143,7 +174,7 @@ def run_study(
         storage=storage,
         load_if_exists=True,
         directions=["maximize", "minimize"] if multi else ["maximize"],
-        sampler=optuna.samplers.TPESampler(seed=seed + 1000 * worker, n_startup_trials=5),
+        sampler=_sampler(sampler, seed + 1000 * worker),
         # Epoch-0 accuracy is too noisy to judge by; compare from the second epoch on.
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
@@ -159,6 +190,13 @@ def run_study(
             f"{meta.get('budget')}; this run asks for {space.name!r} and {budget.to_dict()}. "
             "Use another --study name."
         )
+    if meta and meta.get("sampler", "tpe") != sampler:
+        raise TinyzooError(
+            f"study {study_name!r} was started with --sampler {meta.get('sampler', 'tpe')}; this "
+            f"run asks for {sampler}. Use another --study name."
+        )
+    if sampler != "tpe":  # TPE studies keep the attributes they always had
+        study.set_user_attr("sampler", sampler)
     study.set_user_attr("space", space.name)
     study.set_user_attr("budget", budget.to_dict())
     if multi:  # single-objective studies keep the attributes they always had
@@ -192,14 +230,20 @@ def run_study(
             "flash": p.tflite_bytes - budget.flash_bytes if budget.flash_bytes is not None else -1,
             "macs": p.macs - budget.max_macs if budget.max_macs is not None else -1,
         }
-        # Only a latency budget adds a constraint: studies without one keep their three.
+        # Only a latency, peak or weights budget adds a constraint: studies without one keep
+        # their three.
         if budget.max_latency_ms is not None and ms is not None:
             excess["latency"] = ms - budget.max_latency_ms
+        if budget.max_peak_bytes is not None:
+            excess["peak"] = p.paper_peak_bytes - budget.max_peak_bytes
+        if budget.max_weight_bytes is not None:
+            excess["weights"] = p.params - budget.max_weight_bytes
         for key, value in excess.items():
             trial.set_constraint(key, float(value))
         reasons = budget.violations(
-            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers)
-        )
+            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs,
+            ops=len(p.layers), peak_bytes=p.paper_peak_bytes, params=p.params,
+        )  # fmt: skip
 
         def values(acc: float) -> Any:
             return (acc, ms) if multi else acc

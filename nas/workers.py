@@ -48,6 +48,7 @@ class Job:
     storage: str | None  # a database URL (nas/storage.py), else the journal file
     study_name: str
     objectives: tuple[str, ...]
+    sampler: str  # "tpe" or "random" (nas.search.SAMPLERS)
     trials: int
     timeout: float | None
     seed: int
@@ -103,6 +104,7 @@ def _work(job: Job, index: int) -> None:
             study_name=job.study_name,
             worker=index,
             objectives=job.objectives,
+            sampler=job.sampler,
         )
     except KeyboardInterrupt:
         sys.exit(130)

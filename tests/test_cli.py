@@ -138,6 +138,30 @@ def test_bad_latency_budget_is_one_line(
     assert_one_line_error(code, err, fragment)
 
 
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--max-peak", "0"], "--max-peak"),
+        (["--max-weights", "-5"], "--max-weights"),
+        # muNAS's MNIST budget is 2,500 B of activations: 100 B fits nothing, and the error
+        # names the smallest member's figures and the flag to raise.
+        (["--max-peak", "100", "--max-weights", "4500"], "activation peak"),
+        (["--max-peak", "100"], "e.g. --max-peak 128"),
+        (["--max-weights", "50"], "int8 weights > budget 50 B"),
+    ],
+)
+def test_paper_budgets_are_checked_before_training(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str, argv: list[str], fragment: str
+) -> None:
+    code, _, err = run(capsys, "search", "--task", "digits", *argv)
+    assert_one_line_error(code, err, fragment)
+
+
+def test_unknown_sampler_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "search", "--task", "digits", "--board", "l010", "--sampler", "cma")
+    assert_one_line_error(code, err, "--sampler 'cma' is not one of tpe, random")
+
+
 def test_zero_workers_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "search", "--task", "digits", "--board", "l010", "--workers", "0")
     assert_one_line_error(code, err, "--workers must be at least 1")

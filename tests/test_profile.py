@@ -227,3 +227,12 @@ def test_ideal_peak_runs_depthwise_in_place() -> None:
         [("DEPTHWISE_CONV_2D", (0, 3), (1,)), ("CONV_2D", (1, 4), (2,))],
     )  # fmt: skip
     assert ideal_peak(model) == max(256 + 64, 256 + 128)
+
+
+def test_paper_peak_counts_whole_tensors_with_nothing_in_place() -> None:
+    """muNAS's peak: an op holds its inputs and outputs at once, depthwise included; the ideal
+    peak lets the depthwise overwrite its input."""
+    p = profile_spec(ArchSpec.parse("r8x8x1_c3s1c16_ds3s1c8_gap_fc10"))
+    stem, dw, pw = 8 * 8 * 1 + 8 * 8 * 16, 2 * 8 * 8 * 16, 8 * 8 * 16 + 8 * 8 * 8
+    assert p.paper_peak_bytes == max(stem, dw, pw) == dw
+    assert p.ideal_peak_bytes == pw  # the depthwise in place needs 8 * 8 * 16 + 8 * 8

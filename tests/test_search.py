@@ -12,15 +12,24 @@ from searchspaces import ArchSpec, get_space, list_spaces
 
 
 @pytest.mark.slow
-def test_infeasible_trials_never_reach_training() -> None:
+@pytest.mark.parametrize(
+    ("sampler", "budget"),
+    [
+        ("tpe", Budget(ram_bytes=6000, flash_bytes=None)),  # about half of the space is over it
+        # muNAS's MNIST budget on its own definitions (paper peak, one byte per parameter)
+        ("random", Budget(None, None, max_peak_bytes=2500, max_weight_bytes=4500)),
+    ],
+    ids=["tpe-ram", "random-munas"],
+)
+def test_infeasible_trials_never_reach_training(sampler: str, budget: Budget) -> None:
     import optuna
 
     from nas.data import load_task
     from nas.train import train
 
     data = load_task("digits")
-    budget = Budget(ram_bytes=6000, flash_bytes=None)  # about half of this space is over it
     trained = []
+    storage = optuna.storages.InMemoryStorage()
 
     def trainer(spec, seed, report):  # the real proxy trainer, recording what it is given
         trained.append(spec)
@@ -44,15 +53,24 @@ def test_infeasible_trials_never_reach_training() -> None:
         trials=10,
         timeout=None,
         seed=1,
-        storage=optuna.storages.InMemoryStorage(),
+        storage=storage,
         study_name="t",
+        sampler=sampler,
     )
     assert result.outcomes["infeasible"] > 0
     assert result.outcomes["complete"] + result.outcomes["pruned"] == len(trained) > 0
     for spec in trained:
-        assert profile_spec(spec).arena_bytes <= budget.ram_bytes
+        p = profile_spec(spec)
+        fields = dict(arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs)
+        assert not budget.violations(**fields, peak_bytes=p.paper_peak_bytes, params=p.params)
     assert result.ranked and all(c.spec in trained for c in result.ranked)
     assert result.ranked[0].val_accuracy > 0.3  # real learning happened, even in 4 epochs
+    other = "random" if sampler == "tpe" else "tpe"
+    with pytest.raises(TinyzooError, match=f"started with --sampler {sampler}; .* {other}"):
+        run_study(
+            space=get_space("dscnn"), geometry=data.geometry(), budget=budget, trainer=trainer,
+            trials=10, timeout=None, seed=1, storage=storage, study_name="t", sampler=other,
+        )  # fmt: skip
 
 
 def test_unmeetable_budget_fails_before_training_naming_the_smallest() -> None:

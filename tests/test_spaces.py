@@ -55,6 +55,7 @@ def test_smallest_member_needs_the_least_memory_and_flash(space: str) -> None:
         trial = study.ask()
         p = profile_spec(sp.decode(sp.sample(trial, IMAGES), IMAGES))
         assert p.arena_bytes >= floor.arena_bytes and p.tflite_bytes >= floor.tflite_bytes
+        assert p.paper_peak_bytes >= floor.paper_peak_bytes and p.params >= floor.params
         study.tell(trial, 0.0)
 
 

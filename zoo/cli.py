@@ -92,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-flash", type=parse_bytes, metavar="BYTES", help="model size budget")
     s.add_argument("--max-macs", type=parse_count, metavar="N", help="MACs budget, e.g. 2.7M")
     s.add_argument(
+        "--max-peak",
+        type=parse_bytes,
+        metavar="BYTES",
+        help="activation peak as papers count it (muNAS, MCUNet: whole tensors, best op order, "
+        "nothing in place)",
+    )
+    s.add_argument(
+        "--max-weights", type=parse_bytes, metavar="BYTES", help="weights, one byte per parameter"
+    )
+    s.add_argument(
         "--max-latency-ms",
         type=float,
         metavar="MS",
@@ -123,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="accuracy (default), or accuracy,latency for a Pareto search against the "
         "board's latency estimate",
+    )
+    s.add_argument(
+        "--sampler",
+        default="tpe",
+        metavar="NAME",
+        help="tpe (default: learns from the trials so far) or random (a baseline)",
     )
     s.add_argument(
         "--search-only",
@@ -374,15 +390,18 @@ def _cmd_search(args: argparse.Namespace) -> int:
         max_flash=args.max_flash,
         max_macs=args.max_macs,
         max_latency_ms=args.max_latency_ms,
+        max_peak=args.max_peak,
+        max_weights=args.max_weights,
     )
     if args.trials < 1:
         raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
     from nas.workers import check_workers
 
     check_workers(args.workers)
-    from nas.search import check_objectives
+    from nas.search import check_objectives, check_sampler
 
     objectives = check_objectives(args.objectives)
+    check_sampler(args.sampler)
     if "latency" in objectives:
         from nas.latency import require_latency_model
 
@@ -413,11 +432,14 @@ def _cmd_search(args: argparse.Namespace) -> int:
             max_flash=args.max_flash,
             max_macs=args.max_macs,
             max_latency_ms=args.max_latency_ms,
+            max_peak=args.max_peak,
+            max_weights=args.max_weights,
             seed=args.seed,
             workers=args.workers,
             storage=args.storage,
             search_only=args.search_only,
             objectives=objectives,
+            sampler=args.sampler,
             space=args.space,
             data_dir=Path(args.data) if args.data else None,
             tracking_uri=args.tracking_uri,
@@ -556,6 +578,8 @@ def _verdicts(p: Profile, budget: Budget) -> list[tuple[str, int, int]]:
         ("RAM (TFLM arena)", p.arena_bytes, budget.ram_bytes),
         ("flash (.tflite)", p.tflite_bytes, budget.flash_bytes),
         ("MACs", p.macs, budget.max_macs),
+        ("activation peak (paper)", p.paper_peak_bytes, budget.max_peak_bytes),
+        ("weights (1 B/param)", p.params, budget.max_weight_bytes),
     ]
     return [(name, value, limit) for name, value, limit in fields if limit is not None]
 
@@ -651,6 +675,7 @@ def _print_profile(
         ("persistent (TFLM tail)", f"{prof.persistent_bytes:,} B"),
         ("TFLM arena", f"{prof.arena_bytes:,} B (smallest arena TFLM allocates in)"),
         ("ideal peak", f"{prof.ideal_peak_bytes:,} B (best order, in-place ops; no runtime)"),
+        ("paper peak", f"{prof.paper_peak_bytes:,} B (best order, whole tensors: muNAS, MCUNet)"),
     ]
     if board is not None:
         est = (
