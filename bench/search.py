@@ -1,0 +1,289 @@
+"""Does the search win? tinyzoo's search against random search and hand-designed models, per budget.
+
+    .venv/bin/python bench/search.py [--settings fashion,digits,kws-nano33ble,kws-32k]
+                                     [--trials 20] [--seed 0]
+
+For each setting, in one run and on one scratch zoo:
+1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, median pruner, proxy training, the
+   top 3 retrained in full, the best by validation kept);
+2. `random`: the same with Optuna's RandomSampler and the same number of trials;
+3. `reference`: a hand-designed architecture scaled to fit the budget, trained once in full.
+All three get the same final recipe: the task's final epochs, distilled from the task's teacher
+(the default T and alpha), int8 post-training quantization (QAT when it loses more than 0.5
+points of validation accuracy), verified on TFLM's reference kernels over the whole test split.
+The teacher is trained (or imported) before the clocks start. CPU time is user + system time of
+this process, which runs everything (no workers).
+
+References: for images, MobileNetV1 (the `mbv1` space) at width 0.25, with the depth, input
+resolution and stem stride that give the most MACs within the budget (narrower widths only if
+nothing at 0.25 fits). For kws, MLPerf Tiny's DS-CNN (bench/compress.py's REFERENCES: 64
+channels, four depthwise-separable blocks; a 3x3 stem where MLPerf's is 10x4). For kws the
+searches get the board's budget and, on top, half the reference's .tflite bytes and MACs: the
+goal is the reference's accuracy at half its flash and compute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._results import write_section  # noqa: E402
+from bench.compress import REFERENCES  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    task: str
+    board: str | None
+    limits: dict[str, Any]  # run_search's budget keywords
+    budget_text: str
+    goal: str
+
+
+SETTINGS = {
+    "fashion": Setting(
+        "fashion", "fashion", None, {"max_ram": 64_000, "max_flash": 64_000},
+        "TFLM arena ≤ 64,000 B and .tflite ≤ 64,000 B (muNAS's Fashion-MNIST budget, stricter: "
+        "muNAS counts activations and weights only)",
+        "int8 test accuracy ≥ 92.5 %",
+    ),
+    "digits": Setting(
+        "digits", "digits", None, {"max_peak": 2_500, "max_weights": 4_500},
+        "muNAS's MNIST budget on its definitions: activation peak ≤ 2,500 B (whole tensors, "
+        "best order), weights ≤ 4,500 B (one byte per parameter)",
+        "int8 test accuracy ≥ 98 %",
+    ),
+    "kws-nano33ble": Setting(
+        "kws-nano33ble", "kws", "nano33ble", {},
+        "nano33ble (RAM 196,608 B, flash 917,504 B after reserves)",
+        "the reference's int8 accuracy or better, with ≤ 50 % of its .tflite bytes and MACs",
+    ),
+    "kws-32k": Setting(
+        "kws-32k", "kws", None, {"max_ram": 32_768, "max_flash": 65_536},
+        "TFLM arena ≤ 32 KiB, .tflite ≤ 64 KiB",
+        "the reference's int8 accuracy or better, with ≤ 50 % of its .tflite bytes and MACs",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    arch: str
+    int8_test: float
+    arena: int
+    tflite: int
+    macs: int
+    peak: int  # paper peak (muNAS's definition)
+    params: int
+    latency_ms: float | None
+    cpu_s: float
+    note: str = ""
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime + c.ru_utime + c.ru_stime
+
+
+def image_reference(space: Any, geometry: Any, budget: Any) -> Any:
+    """The MobileNetV1 at width 0.25 (or narrower) with the most MACs that fits `budget`."""
+    from nas.profile import profile_spec
+
+    for alpha in sorted((a for a in space.alphas if a <= 0.25), reverse=True):
+        best = None
+        for r in geometry.resolutions:
+            for depth in range(space.min_depth, space.max_depth + 1):
+                for stride in space.stem_strides:
+                    params = {
+                        "resolution": r,
+                        "alpha": alpha,
+                        "depth": depth,
+                        "stem_stride": stride,
+                    }
+                    spec = space.decode(params, geometry)
+                    p = profile_spec(spec)
+                    if not _violations(budget, p) and (best is None or p.macs > best[0]):
+                        best = (p.macs, spec)
+        if best is not None:
+            return best[1]
+    raise SystemExit(f"no MobileNetV1 of width <= 0.25 fits {budget}")
+
+
+def _violations(budget: Any, p: Any, arena: int | None = None, tflite: int | None = None) -> list:
+    return list(
+        budget.violations(
+            arena_bytes=p.arena_bytes if arena is None else arena,
+            tflite_bytes=p.tflite_bytes if tflite is None else tflite,
+            macs=p.macs, ops=len(p.layers), peak_bytes=p.paper_peak_bytes, params=p.params,
+        )
+    )  # fmt: skip
+
+
+def train_reference(spec: Any, task: str, budget: Any, store: str, seed: int) -> Row:
+    """The reference through the winner's final recipe: distilled, compressed, verified."""
+    from rich.console import Console
+
+    from nas.compress import Compress, run_chain
+    from nas.data import load_task
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+    from nas.pipeline import RECIPES, Distil
+    from nas.profile import profile_tflite
+    from nas.teacher import resolve_teacher
+    from searchspaces import get_space
+
+    console = Console(stderr=True)
+    data = load_task(task)
+    teacher = resolve_teacher(
+        "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store, console=console
+    )
+    assert teacher is not None
+    cpu = _cpu()
+    d = data.at_resolution(spec.input_shape[0])
+    out = run_chain(
+        spec, d=d, recipe=RECIPES[task], seed=seed,
+        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
+        options=Compress(), space=get_space("dscnn"), console=console,
+    )  # fmt: skip
+    v, p = out.verification, profile_tflite(out.tflite)
+    arena = max(v.arena_bytes, v.recorded_total)
+    broken = _violations(budget, p, arena, len(out.tflite))
+    return Row(
+        "reference", str(out.spec), v.int8_accuracy, arena, len(out.tflite), p.macs,
+        p.paper_peak_bytes, p.params, budget.latency_ms(p.macs, len(p.layers)), _cpu() - cpu,
+        "breaks the budget once measured: " + "; ".join(broken) if broken else "",
+    )  # fmt: skip
+
+
+def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: int,
+           store: str) -> Row:  # fmt: skip
+    from nas.pipeline import run_search
+    from nas.profile import profile_tflite
+    from zoo import load
+
+    cpu = _cpu()
+    entry = run_search(
+        board=s.board, task=s.task, trials=trials, seed=seed, tracking_uri=store,
+        study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, **limits,
+    )  # fmt: skip
+    spent = _cpu() - cpu
+    p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
+    return Row(
+        "tinyzoo" if sampler == "tpe" else "random", entry.arch, entry.int8_accuracy,
+        entry.arena_bytes, entry.tflite_bytes, entry.macs, p.paper_peak_bytes, entry.params,
+        entry.latency_ms_estimate, spent,
+    )  # fmt: skip
+
+
+def run_setting(s: Setting, trials: int, seed: int, store: str) -> list[str]:
+    from rich.console import Console
+
+    from nas.boards import budget_for, get_board
+    from nas.data import load_task
+    from nas.profile import profile_spec
+    from nas.teacher import resolve_teacher
+    from searchspaces import ArchSpec, get_space
+
+    board = get_board(s.board) if s.board else None
+    budget = budget_for(board, **s.limits)
+    data = load_task(s.task)
+    # The teacher before any clock starts: every method then finds it in the scratch zoo.
+    resolve_teacher(
+        "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store,
+        console=Console(stderr=True),
+    )  # fmt: skip
+    if s.task == "kws":
+        ref_spec = ArchSpec.parse(REFERENCES["kws"])
+        assert not _violations(budget, profile_spec(ref_spec)), "the reference must fit"
+    else:
+        ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
+    ref = train_reference(ref_spec, s.task, budget, store, seed)
+    limits = dict(s.limits)
+    if s.task == "kws":  # half the reference's flash and compute, within the board's budget
+        limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
+        limits["max_macs"] = ref.macs // 2
+    rows = [search(s, m, limits, trials, seed, store) for m in ("tpe", "random")] + [ref]
+    return report(s, rows, trials, seed, limits)
+
+
+def report(
+    s: Setting, rows: list[Row], trials: int, seed: int, limits: dict[str, Any]
+) -> list[str]:
+    lat = "est. ms (" + (s.board or "no board") + ")"
+    lines = [
+        f"**{s.key}**: task `{s.task}`, budget {s.budget_text}"
+        + (f"; the searches also got {json.dumps(limits)}" if limits != s.limits else "")
+        + f". Goal: {s.goal}. {trials} trials per search, seed {seed}.",
+        "",
+        f"| method | int8 test % | TFLM arena B | .tflite B | MACs | peak B (paper) | params | {lat} | CPU h | architecture |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for r in rows:
+        ms = "—" if r.latency_ms is None else f"{r.latency_ms:.1f}"
+        lines.append(
+            f"| {r.method} | {100 * r.int8_test:.2f} | {r.arena:,} | {r.tflite:,} | {r.macs:,} | "
+            f"{r.peak:,} | {r.params:,} | {ms} | {r.cpu_s / 3600:.2f} | `{r.arch}` |"
+        )
+    tz, rnd, ref = rows
+    lines += ["", *(f"- {r.method}: {r.note}" for r in rows if r.note)]
+    if s.task == "kws":
+        met = (
+            tz.int8_test >= ref.int8_test
+            and tz.tflite <= ref.tflite / 2
+            and tz.macs <= ref.macs / 2
+        )
+        verdict = (
+            f"tinyzoo {100 * tz.int8_test:.2f} % vs reference {100 * ref.int8_test:.2f} %, at "
+            f"{tz.tflite / ref.tflite:.2f}x its .tflite and {tz.macs / ref.macs:.2f}x its MACs"
+        )
+    else:
+        target = 0.925 if s.task == "fashion" else 0.98
+        met = tz.int8_test >= target
+        verdict = f"tinyzoo {100 * tz.int8_test:.2f} % against {100 * target:.1f} %"
+    lines += [
+        f"- Goal {'met' if met else 'NOT met'}: {verdict}.",
+        f"- tinyzoo - random: {100 * (tz.int8_test - rnd.int8_test):+.2f} points; "
+        f"tinyzoo - reference: {100 * (tz.int8_test - ref.int8_test):+.2f} points.",
+        f"- Search cost: tinyzoo {tz.cpu_s / 3600:.2f} CPU-hours, random {rnd.cpu_s / 3600:.2f}, "
+        f"reference (one training) {ref.cpu_s / 3600:.2f}.",
+        "",
+    ]
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--trials", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    keys = args.settings.split(",")
+    unknown = [k for k in keys if k not in SETTINGS]
+    if unknown:
+        ap.error(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS)}")
+    command = " ".join([".venv/bin/python bench/search.py", *sys.argv[1:]])
+    with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
+        store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
+        for key in keys:
+            t0 = time.monotonic()
+            lines = run_setting(SETTINGS[key], args.trials, args.seed, store)
+            lines.append(f"Wall time of this setting: {(time.monotonic() - t0) / 3600:.2f} h.")
+            body = f"## Search against random search and references: {key}\n\n`{command}`\n\n"
+            write_section(f"search-{key}", body + "\n".join(lines))
+            print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    main()
