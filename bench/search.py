@@ -1,7 +1,7 @@
 """Does the search win? tinyzoo's search against random search and hand-designed models, per budget.
 
     .venv/bin/python bench/search.py [--settings fashion,digits,kws-nano33ble,kws-32k]
-                                     [--trials 20] [--seed 0]
+                                     [--trials 20] [--seed 0] [--epochs N]
 
 For each setting, in one run and on one scratch zoo:
 1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, median pruner, proxy training, the
@@ -30,7 +30,7 @@ import resource
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,9 @@ def _violations(budget: Any, p: Any, arena: int | None = None, tflite: int | Non
     )  # fmt: skip
 
 
-def train_reference(spec: Any, task: str, budget: Any, store: str, seed: int) -> Row:
+def train_reference(
+    spec: Any, task: str, budget: Any, store: str, seed: int, epochs: int | None
+) -> Row:
     """The reference through the winner's final recipe: distilled, compressed, verified."""
     from rich.console import Console
 
@@ -153,7 +155,8 @@ def train_reference(spec: Any, task: str, budget: Any, store: str, seed: int) ->
     cpu = _cpu()
     d = data.at_resolution(spec.input_shape[0])
     out = run_chain(
-        spec, d=d, recipe=RECIPES[task], seed=seed,
+        spec, d=d, recipe=replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs),
+        seed=seed,
         distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
         options=Compress(), space=get_space("dscnn"), console=console,
     )  # fmt: skip
@@ -168,7 +171,7 @@ def train_reference(spec: Any, task: str, budget: Any, store: str, seed: int) ->
 
 
 def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: int,
-           store: str) -> Row:  # fmt: skip
+           store: str, epochs: int | None) -> Row:  # fmt: skip
     from nas.pipeline import run_search
     from nas.profile import profile_tflite
     from zoo import load
@@ -176,7 +179,7 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     cpu = _cpu()
     entry = run_search(
         board=s.board, task=s.task, trials=trials, seed=seed, tracking_uri=store,
-        study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, **limits,
+        study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, epochs=epochs, **limits,
     )  # fmt: skip
     spent = _cpu() - cpu
     p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
@@ -187,7 +190,7 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     )  # fmt: skip
 
 
-def run_setting(s: Setting, trials: int, seed: int, store: str) -> list[str]:
+def run_setting(s: Setting, trials: int, seed: int, store: str, epochs: int | None) -> list[str]:
     from rich.console import Console
 
     from nas.boards import budget_for, get_board
@@ -209,23 +212,26 @@ def run_setting(s: Setting, trials: int, seed: int, store: str) -> list[str]:
         assert not _violations(budget, profile_spec(ref_spec)), "the reference must fit"
     else:
         ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
-    ref = train_reference(ref_spec, s.task, budget, store, seed)
+    ref = train_reference(ref_spec, s.task, budget, store, seed, epochs)
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
         limits["max_macs"] = ref.macs // 2
-    rows = [search(s, m, limits, trials, seed, store) for m in ("tpe", "random")] + [ref]
-    return report(s, rows, trials, seed, limits)
+    rows = [search(s, m, limits, trials, seed, store, epochs) for m in ("tpe", "random")]
+    return report(s, [*rows, ref], trials, seed, limits, epochs)
 
 
 def report(
-    s: Setting, rows: list[Row], trials: int, seed: int, limits: dict[str, Any]
+    s: Setting, rows: list[Row], trials: int, seed: int, limits: dict[str, Any], epochs: int | None
 ) -> list[str]:
+    from nas.pipeline import RECIPES
+
     lat = "est. ms (" + (s.board or "no board") + ")"
     lines = [
         f"**{s.key}**: task `{s.task}`, budget {s.budget_text}"
         + (f"; the searches also got {json.dumps(limits)}" if limits != s.limits else "")
-        + f". Goal: {s.goal}. {trials} trials per search, seed {seed}.",
+        + f". Goal: {s.goal}. {trials} trials per search, seed {seed}, final training "
+        f"{epochs or RECIPES[s.task].final_epochs} epochs.",
         "",
         f"| method | int8 test % | TFLM arena B | .tflite B | MACs | peak B (paper) | params | {lat} | CPU h | architecture |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -268,6 +274,7 @@ def main() -> None:
     ap.add_argument("--settings", default=",".join(SETTINGS))
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--epochs", type=int, help="final epochs for all (default: the task's recipe)")
     args = ap.parse_args()
     keys = args.settings.split(",")
     unknown = [k for k in keys if k not in SETTINGS]
@@ -278,7 +285,7 @@ def main() -> None:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
         for key in keys:
             t0 = time.monotonic()
-            lines = run_setting(SETTINGS[key], args.trials, args.seed, store)
+            lines = run_setting(SETTINGS[key], args.trials, args.seed, store, args.epochs)
             lines.append(f"Wall time of this setting: {(time.monotonic() - t0) / 3600:.2f} h.")
             body = f"## Search against random search and references: {key}\n\n`{command}`\n\n"
             write_section(f"search-{key}", body + "\n".join(lines))
