@@ -61,11 +61,14 @@ DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 
 
 def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
-    """`<task>-<board>` for a board's budget, `<task>-<N>k` for a bare RAM budget (N kB)."""
+    """`<task>-<board>` for a board's budget; without a board `<task>-<N>k`, N the thousands
+    of bytes (rounded down) of the RAM budget, else of the activation peak budget (muNAS's
+    2,500 B: `digits-2k`); `<task>-custom` for budgets with neither."""
     if board is not None:
         return f"{task}-{board.name}"
-    if budget.ram_bytes is not None:
-        return f"{task}-{round(budget.ram_bytes / 1000)}k"
+    memory = budget.ram_bytes if budget.ram_bytes is not None else budget.max_peak_bytes
+    if memory is not None:
+        return f"{task}-{max(1, memory // 1000)}k"
     return f"{task}-custom"
 
 

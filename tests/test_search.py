@@ -160,3 +160,23 @@ def test_accuracy_latency_search_returns_its_pareto_front_first() -> None:
         assert not any(
             o.val_accuracy > f.val_accuracy and o.latency_ms < f.latency_ms for o in result.ranked
         )
+
+
+@pytest.mark.parametrize(
+    ("board", "limits", "name"),
+    [
+        ("nano33ble", {"max_ram": 32_768}, "kws-nano33ble"),
+        (None, {"max_ram": 64_000, "max_flash": 64_000}, "kws-64k"),
+        (None, {"max_ram": 32_768, "max_flash": 65_536}, "kws-32k"),  # KiB round down
+        (None, {"max_peak": 2_500, "max_weights": 4_500}, "kws-2k"),  # muNAS's MNIST budget
+        (None, {"max_macs": 1_000_000}, "kws-custom"),
+        (None, {"max_ram": 500}, "kws-1k"),
+    ],
+)
+def test_zoo_names_follow_the_board_or_the_memory_budget(
+    board: str | None, limits: dict, name: str
+) -> None:
+    from nas.pipeline import zoo_name
+
+    b = get_board(board) if board else None
+    assert zoo_name("kws", b, budget_for(b, **limits)) == name
