@@ -1,7 +1,7 @@
 """Does the search win? tinyzoo's search against random search and hand-designed models, per budget.
 
     .venv/bin/python bench/search.py [--settings fashion,digits,kws-nano33ble,kws-32k]
-                                     [--trials 20] [--seed 0] [--epochs N]
+                                     [--trials 20] [--seed 0] [--epochs N] [--ship]
 
 For each setting, in one run and on one scratch zoo:
 1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, median pruner, proxy training, the
@@ -20,6 +20,9 @@ nothing at 0.25 fits). For kws, MLPerf Tiny's DS-CNN (bench/compress.py's REFERE
 channels, four depthwise-separable blocks; a 3x3 stem where MLPerf's is 10x4). For kws the
 searches get the board's budget and, on top, half the reference's .tflite bytes and MACs: the
 goal is the reference's accuracy at half its flash and compute.
+
+`--ship` copies each setting's tinyzoo winner into zoo/pretrained/ (SHIP names them), its card
+carrying the setting's table.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
+from bench._ship import ship  # noqa: E402
 from bench.compress import REFERENCES  # noqa: E402
 
 
@@ -77,6 +81,10 @@ SETTINGS = {
 }  # fmt: skip
 
 
+SHIP = {"fashion": "fashion-64k", "digits": "digits-2k", "kws-nano33ble": "kws-nano33ble",
+        "kws-32k": "kws-32k"}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -90,6 +98,7 @@ class Row:
     latency_ms: float | None
     cpu_s: float
     note: str = ""
+    ref: str = ""  # the zoo entry (searches)
 
 
 def _cpu() -> float:
@@ -186,11 +195,13 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     return Row(
         "tinyzoo" if sampler == "tpe" else "random", entry.arch, entry.int8_accuracy,
         entry.arena_bytes, entry.tflite_bytes, entry.macs, p.paper_peak_bytes, entry.params,
-        entry.latency_ms_estimate, spent,
+        entry.latency_ms_estimate, spent, ref=entry.ref,
     )  # fmt: skip
 
 
-def run_setting(s: Setting, trials: int, seed: int, store: str, epochs: int | None) -> list[str]:
+def run_setting(
+    s: Setting, trials: int, seed: int, store: str, epochs: int | None
+) -> tuple[list[str], list[Row]]:
     from rich.console import Console
 
     from nas.boards import budget_for, get_board
@@ -218,7 +229,7 @@ def run_setting(s: Setting, trials: int, seed: int, store: str, epochs: int | No
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
         limits["max_macs"] = ref.macs // 2
     rows = [search(s, m, limits, trials, seed, store, epochs) for m in ("tpe", "random")]
-    return report(s, [*rows, ref], trials, seed, limits, epochs)
+    return report(s, [*rows, ref], trials, seed, limits, epochs), [*rows, ref]
 
 
 def report(
@@ -275,6 +286,7 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, help="final epochs for all (default: the task's recipe)")
+    ap.add_argument("--ship", action="store_true", help="ship the winners to zoo/pretrained/")
     args = ap.parse_args()
     keys = args.settings.split(",")
     unknown = [k for k in keys if k not in SETTINGS]
@@ -285,10 +297,13 @@ def main() -> None:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
         for key in keys:
             t0 = time.monotonic()
-            lines = run_setting(SETTINGS[key], args.trials, args.seed, store, args.epochs)
+            lines, rows = run_setting(SETTINGS[key], args.trials, args.seed, store, args.epochs)
             lines.append(f"Wall time of this setting: {(time.monotonic() - t0) / 3600:.2f} h.")
             body = f"## Search against random search and references: {key}\n\n`{command}`\n\n"
             write_section(f"search-{key}", body + "\n".join(lines))
+            if args.ship:
+                where = ship(rows[0].ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
+                print(f"shipped {rows[0].ref} as {where}", flush=True)
             print("\n".join(lines), flush=True)
 
 
