@@ -51,7 +51,7 @@ def _latency_note(entry: dict[str, Any]) -> str:
     return (
         f"\nEstimated latency on {lat['board']}: about {ms:.1f} ms per inference. This is an "
         f"ESTIMATE, not a measurement: {lat['cycles_per_mac']:g} cycles per MAC for a "
-        f"{lat['family']} ({how}: {lat['source']}) plus {lat['cycles_per_op']:g} cycles per "
+        f"{lat['family']} ({how}: {lat['source'].removeprefix(how + ': ')}) plus {lat['cycles_per_op']:g} cycles per "
         f"operator, at {lat['clock_mhz']} MHz, for TFLM with optimised kernels. See "
         "nas/latency.py.\n"
     )
