@@ -57,6 +57,19 @@ def _latency_note(entry: dict[str, Any]) -> str:
     )
 
 
+def _budget_text(b: dict[str, Any]) -> str:
+    """The budget's bounded fields in words; unbounded ones are left out."""
+    parts = [
+        (b.get("ram_bytes"), "RAM (TFLM arena) {:,} B"),
+        (b.get("flash_bytes"), "flash (.tflite) {:,} B"),
+        (b.get("max_macs"), "{:,} MACs"),
+        (b.get("max_latency_ms"), "latency {:g} ms (estimated)"),
+        (b.get("max_peak_bytes"), "activation peak {:,} B (muNAS's definition)"),
+        (b.get("max_weight_bytes"), "weights {:,} B (one byte per parameter)"),
+    ]
+    return ", ".join(fmt.format(v) for v, fmt in parts if v is not None) or "none"
+
+
 def model_card(entry: dict[str, Any], profile: Any) -> str:
     m = entry["metrics"]
     b = entry["budget"]
@@ -95,11 +108,8 @@ allocation record.
         )
     }
 {_latency_note(entry)}
-{_huffman_note(m)}Budget it was searched under: RAM {b["ram_bytes"]} B, flash {b["flash_bytes"]} B,
-MACs {b["max_macs"] or "unbounded"}{
-        ""
-        if b.get("max_latency_ms") is None
-        else f", latency {b['max_latency_ms']:g} ms (estimated)"
+{_huffman_note(m)}Budget it was searched under: {
+        _budget_text(b)
     }. The arena was measured with TFLM's reference kernels; an
 optimised kernel build (CMSIS-NN) may request different scratch memory.
 
