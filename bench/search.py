@@ -274,7 +274,7 @@ def report(
         f"- tinyzoo - random: {100 * (tz.int8_test - rnd.int8_test):+.2f} points; "
         f"tinyzoo - reference: {100 * (tz.int8_test - ref.int8_test):+.2f} points.",
         f"- Search cost: tinyzoo {tz.cpu_s / 3600:.2f} CPU-hours, random {rnd.cpu_s / 3600:.2f}, "
-        f"reference (one training) {ref.cpu_s / 3600:.2f}.",
+        f"reference (its final training alone) {ref.cpu_s / 3600:.2f}.",
         "",
     ]
     return lines

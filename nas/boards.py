@@ -135,7 +135,7 @@ class Budget:
         if self.max_peak_bytes is not None and peak_bytes > self.max_peak_bytes:
             out.append(f"activation peak {peak_bytes} B > budget {self.max_peak_bytes} B")
         if self.max_weight_bytes is not None and params > self.max_weight_bytes:
-            out.append(f"{params} int8 weights > budget {self.max_weight_bytes} B")
+            out.append(f"{params} parameters (1 B each) > budget {self.max_weight_bytes} B")
         ms = self.latency_ms(macs, ops)
         if self.max_latency_ms is not None and ms is not None and ms > self.max_latency_ms:
             out.append(f"estimated latency {ms:.2f} ms > budget {self.max_latency_ms:g} ms")

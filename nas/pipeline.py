@@ -76,12 +76,12 @@ def check_prune_reachable(space: Any, geometry: Any, fraction: float) -> None:
     """Refuse, before any training, a --prune that no architecture of the space can reach."""
     from nas.prune import max_fraction
 
-    widest = space.widest(geometry)
-    most = max_fraction(widest, space)
+    largest = space.largest(geometry)
+    most = max_fraction(largest, space)
     if fraction > most:
         raise TinyzooError(
-            f"--prune {fraction:g} cannot be reached in the {space.name} space: even its widest "
-            f"member {widest} loses only {100 * most:.1f} % of its MACs at the narrowest channels. "
+            f"--prune {fraction:g} cannot be reached in the {space.name} space: even its largest "
+            f"member {largest} loses only {100 * most:.1f} % of its MACs at the narrowest channels. "
             f"Use --prune {int(most * 100) / 100:g} or less."
         )
 

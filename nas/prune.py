@@ -10,7 +10,8 @@ classifier the rows of the last layer's dropped channels.
 
 A residual add ties channels together: the block's input and its projection are summed channel
 by channel, so a chain of residual blocks keeps one set of channels, chosen by the summed norms
-of every convolution that writes to it. Uniform narrowing keeps tied layers equally wide (same
+of every convolution that writes to it (each scored over the input channels already chosen,
+or over all of them where its input's are chosen later). Uniform narrowing keeps tied layers equally wide (same
 width, same floor). Fine-tuning (with distillation) follows in the pipeline.
 """
 
@@ -102,6 +103,7 @@ def _groups(layers: tuple[Any, ...]) -> tuple[dict[str, str], dict[str, str]]:
         return g
 
     group, source, prev = {}, {}, ""
+    order = {layer.name: i for i, layer in enumerate(layers)}
     for layer in layers:
         source[layer.name] = prev
         if layer.op == "conv":
@@ -109,7 +111,7 @@ def _groups(layers: tuple[Any, ...]) -> tuple[dict[str, str], dict[str, str]]:
         else:
             group[layer.name] = group[prev]
             if layer.op == "add":
-                a, b = sorted((find(group[layer.skip]), find(group[prev])))
+                a, b = sorted((find(group[layer.skip]), find(group[prev])), key=order.__getitem__)
                 root[b] = a  # the earlier convolution names the merged group
         prev = layer.name
     return {k: find(g) for k, g in group.items()}, source

@@ -219,7 +219,8 @@ def run_study(
         trial.set_user_attr("arch", str(spec))
         trial.set_user_attr("worker", worker)
         trial.set_user_attr("process", PROCESS)
-        for k in ("macs", "params", "activation_bytes", "arena_bytes", "tflite_bytes"):
+        for k in ("macs", "params", "activation_bytes", "paper_peak_bytes", "arena_bytes",
+                  "tflite_bytes"):  # fmt: skip
             trial.set_user_attr(k, getattr(p, k))
         ms = budget.latency_ms(p.macs, len(p.layers))
         if ms is not None:

@@ -20,7 +20,9 @@ from typing import Any
 
 __all__ = ["log_search"]
 
-PROFILE_KEYS = ("macs", "params", "arena_bytes", "activation_bytes", "tflite_bytes")
+PROFILE_KEYS = (
+    "macs", "params", "arena_bytes", "activation_bytes", "paper_peak_bytes", "tflite_bytes",
+)  # fmt: skip
 
 
 def _outcome(t: Any) -> str:

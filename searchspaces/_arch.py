@@ -81,9 +81,10 @@ class ArchSpec:
         channels = self.stem.channels
         for b in self.blocks:
             if isinstance(b, MBBlock) and b.residual and (b.stride != 1 or b.channels != channels):
+                fix = "use stride 1" if b.stride != 1 else f"give it {channels} channels"
                 raise TinyzooError(
                     f"block {b} adds its input, which needs stride 1 and {channels} output "
-                    f"channels (its input's); drop the r or match the channels."
+                    f"channels (its input's); drop the r or {fix}."
                 )
             channels = b.channels
 
@@ -99,6 +100,10 @@ class ArchSpec:
 
     def with_channel_counts(self, counts: tuple[int, ...] | list[int]) -> ArchSpec:
         """This spec with `channel_counts()` replaced (same order)."""
+        if len(counts) != len(self.channel_counts()):
+            raise ValueError(
+                f"{len(counts)} channel counts for {self}'s {len(self.channel_counts())}"
+            )
         it = iter(counts)
         stem = replace(self.stem, channels=next(it))
         blocks: list[Block] = []
@@ -136,6 +141,8 @@ class ArchSpec:
                     blocks.append(DSBlock(*map(int, b.groups())))
                 elif b := re.fullmatch(r"mb(\d+)s(\d+)(?:h(\d+))?c(\d+)(r?)", tok):
                     k, st, h, n, r = b.groups()
+                    if h is not None and int(h) == 0:
+                        raise ValueError
                     blocks.append(MBBlock(int(k), int(st), int(n), int(h) if h else None, r == "r"))
                 else:
                     raise ValueError

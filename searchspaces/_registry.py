@@ -48,6 +48,11 @@ class Space(abc.ABC):
     def widest(self, geometry: Geometry) -> ArchSpec:
         """A large member with no budget in mind: the default distillation teacher."""
 
+    def largest(self, geometry: Geometry) -> ArchSpec:
+        """The member pruning can take furthest (the most MACs above the channel floor): how
+        far `--prune` can reach in this space. `widest` unless a space's teacher is smaller."""
+        return self.widest(geometry)
+
     @abc.abstractmethod
     def narrowest(self, spec: ArchSpec) -> ArchSpec:
         """`spec` with every channel count at the space's floor: how far pruning can go."""

@@ -119,6 +119,13 @@ class MBV2Space(Space):
             min(3, self.max_stages), 2, 3, max(self.expansions),
         )  # fmt: skip
 
+    def largest(self, geometry: Geometry) -> ArchSpec:
+        """Every stage at its deepest, widest and most expanded (the teacher is smaller)."""
+        return self._uniform(
+            geometry, max(geometry.resolutions), max(self.widths), min(self.stem_strides),
+            self.max_stages, max(self.depths), max(self.kernels), max(self.expansions),
+        )  # fmt: skip
+
     def narrowest(self, spec: ArchSpec) -> ArchSpec:
         floor = self.min_channels
         return spec.with_channel_counts([min(n, floor) for n in spec.channel_counts()])

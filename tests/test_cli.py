@@ -147,7 +147,7 @@ def test_bad_latency_budget_is_one_line(
         # names the smallest member's figures and the flag to raise.
         (["--max-peak", "100", "--max-weights", "4500"], "activation peak"),
         (["--max-peak", "100"], "e.g. --max-peak 128"),
-        (["--max-weights", "50"], "int8 weights > budget 50 B"),
+        (["--max-weights", "50"], "parameters (1 B each) > budget 50 B"),
     ],
 )
 def test_paper_budgets_are_checked_before_training(

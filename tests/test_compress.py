@@ -132,8 +132,10 @@ def test_pruning_a_residual_chain_keeps_one_set_of_channels_and_the_function() -
     # A uniform narrowing of a residual space keeps tied layers equally wide.
     narrowed = plan(MB_SPEC, 0.5, get_space("mbv2"))
     assert all(b.residual for b in narrowed.blocks[::2]) and str(narrowed).count("r_") == 2
-    with pytest.raises(TinyzooError, match="adds its input, which needs stride 1 and 16"):
+    with pytest.raises(TinyzooError, match="needs stride 1 and 16 .* give it 16 channels"):
         ArchSpec.parse("r8x8x1_c3s1c16_mb3s1h32c12r_gap_fc10")
+    with pytest.raises(TinyzooError, match="drop the r or use stride 1"):
+        ArchSpec.parse("r8x8x1_c3s1c16_mb3s2h32c16r_gap_fc10")
 
 
 @pytest.mark.parametrize("spec", [SPEC, MB_SPEC], ids=str)

@@ -161,8 +161,13 @@ def test_block_string_round_trip() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "r20x20_c3s2c16_gap_fc10", "r20x20x1_c3s2c16_ds3c8_gap_fc10", "hello"]
-)
+    "bad",
+    [
+        "", "r20x20_c3s2c16_gap_fc10", "r20x20x1_c3s2c16_ds3c8_gap_fc10", "hello",
+        "r8x8x1_c3s1c16_mb3s1h0c16r_gap_fc10",  # an expansion to 0 channels
+        "r8x8x1_c3s1c16_mb3s1h32c16x_gap_fc10",
+    ],
+)  # fmt: skip
 def test_bad_block_string(bad: str) -> None:
     with pytest.raises(TinyzooError, match="expected r"):
         ArchSpec.parse(bad)

@@ -108,3 +108,15 @@ def test_mbv2_residual_blocks_profile_with_an_add_per_residual() -> None:
     # 16x16x8 summed per element for block 1; 8x8x12 for block 3
     adds = [r.macs for r in profile_spec(spec).layers if r.op == "ADD"]
     assert adds == [16 * 16 * 8, 8 * 8 * 12]
+
+
+def test_prune_reach_is_measured_on_the_largest_member_not_the_teacher() -> None:
+    """mbv2's teacher (`widest`) is three stages; `largest` has every stage at its deepest,
+    so pruning can reach further there and --prune is judged against it."""
+    from nas.prune import max_fraction
+
+    sp = get_space("mbv2")
+    teacher, largest = sp.widest(IMAGES), sp.largest(IMAGES)
+    assert profile_spec(largest).macs > profile_spec(teacher).macs
+    assert max_fraction(largest, sp) > max_fraction(teacher, sp)
+    assert get_space("dscnn").largest(IMAGES) == get_space("dscnn").widest(IMAGES)
