@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from bench._results import write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
 from bench.compress import REFERENCES  # noqa: E402
+from nas.boards import figures  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -124,54 +125,37 @@ def image_reference(space: Any, geometry: Any, budget: Any) -> Any:
                     }
                     spec = space.decode(params, geometry)
                     p = profile_spec(spec)
-                    if not _violations(budget, p) and (best is None or p.macs > best[0]):
+                    if not budget.violations(**figures(p)) and (best is None or p.macs > best[0]):
                         best = (p.macs, spec)
         if best is not None:
             return best[1]
     raise SystemExit(f"no MobileNetV1 of width <= 0.25 fits {budget}")
 
 
-def _violations(budget: Any, p: Any, arena: int | None = None, tflite: int | None = None) -> list:
-    return list(
-        budget.violations(
-            arena_bytes=p.arena_bytes if arena is None else arena,
-            tflite_bytes=p.tflite_bytes if tflite is None else tflite,
-            macs=p.macs, ops=len(p.layers), peak_bytes=p.paper_peak_bytes, params=p.params,
-        )
-    )  # fmt: skip
-
-
 def train_reference(
-    spec: Any, task: str, budget: Any, store: str, seed: int, epochs: int | None
+    spec: Any, data: Any, teacher: Any, budget: Any, seed: int, epochs: int | None
 ) -> Row:
     """The reference through the winner's final recipe: distilled, compressed, verified."""
     from rich.console import Console
 
     from nas.compress import Compress, run_chain
-    from nas.data import load_task
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
     from nas.pipeline import RECIPES, Distil
     from nas.profile import profile_tflite
-    from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
-    console = Console(stderr=True)
-    data = load_task(task)
-    teacher = resolve_teacher(
-        "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store, console=console
-    )
-    assert teacher is not None
+    task = data.name
     cpu = _cpu()
     d = data.at_resolution(spec.input_shape[0])
     out = run_chain(
         spec, d=d, recipe=replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs),
         seed=seed,
         distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
-        options=Compress(), space=get_space("dscnn"), console=console,
+        options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
     )  # fmt: skip
     v, p = out.verification, profile_tflite(out.tflite)
     arena = max(v.arena_bytes, v.recorded_total)
-    broken = _violations(budget, p, arena, len(out.tflite))
+    broken = budget.violations(**figures(p, arena_bytes=arena))
     return Row(
         "reference", str(out.spec), v.int8_accuracy, arena, len(out.tflite), p.macs,
         p.paper_peak_bytes, p.params, budget.latency_ms(p.macs, len(p.layers)), _cpu() - cpu,
@@ -214,16 +198,17 @@ def run_setting(
     budget = budget_for(board, **s.limits)
     data = load_task(s.task)
     # The teacher before any clock starts: every method then finds it in the scratch zoo.
-    resolve_teacher(
+    teacher = resolve_teacher(
         "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store,
         console=Console(stderr=True),
     )  # fmt: skip
+    assert teacher is not None
     if s.task == "kws":
         ref_spec = ArchSpec.parse(REFERENCES["kws"])
-        assert not _violations(budget, profile_spec(ref_spec)), "the reference must fit"
+        assert not budget.violations(**figures(profile_spec(ref_spec))), "the reference must fit"
     else:
         ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
-    ref = train_reference(ref_spec, s.task, budget, store, seed, epochs)
+    ref = train_reference(ref_spec, data, teacher, budget, seed, epochs)
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)

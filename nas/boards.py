@@ -8,7 +8,7 @@ flash; the stack, the application's buffers and the TFLM interpreter object take
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nas.errors import TinyzooError, unknown_name
 
@@ -114,7 +114,7 @@ class Budget:
             if f.name != "latency" and not (f.name in late and getattr(self, f.name) is None)
         }
 
-    def violations(
+    def bounded(
         self,
         *,
         arena_bytes: int,
@@ -123,23 +123,45 @@ class Budget:
         ops: int = 0,
         peak_bytes: int = 0,
         params: int = 0,
-    ) -> list[str]:
-        """Reasons this model breaks the budget, empty when it fits."""
-        out = []
-        if self.ram_bytes is not None and arena_bytes > self.ram_bytes:
-            out.append(f"arena {arena_bytes} B > RAM budget {self.ram_bytes} B")
-        if self.flash_bytes is not None and tflite_bytes > self.flash_bytes:
-            out.append(f"model {tflite_bytes} B > flash budget {self.flash_bytes} B")
-        if self.max_macs is not None and macs > self.max_macs:
-            out.append(f"{macs} MACs > budget {self.max_macs}")
-        if self.max_peak_bytes is not None and peak_bytes > self.max_peak_bytes:
-            out.append(f"activation peak {peak_bytes} B > budget {self.max_peak_bytes} B")
-        if self.max_weight_bytes is not None and params > self.max_weight_bytes:
-            out.append(f"{params} parameters (1 B each) > budget {self.max_weight_bytes} B")
-        ms = self.latency_ms(macs, ops)
-        if self.max_latency_ms is not None and ms is not None and ms > self.max_latency_ms:
-            out.append(f"estimated latency {ms:.2f} ms > budget {self.max_latency_ms:g} ms")
-        return out
+    ) -> dict[str, tuple[float, float]]:
+        """Field -> (the model's figure, the limit) for every bounded field (see BOUNDS); the
+        latency only where the board has an estimate."""
+        pairs = {
+            "ram": (arena_bytes, self.ram_bytes),
+            "flash": (tflite_bytes, self.flash_bytes),
+            "macs": (macs, self.max_macs),
+            "peak": (peak_bytes, self.max_peak_bytes),
+            "weights": (params, self.max_weight_bytes),
+            "latency": (self.latency_ms(macs, ops), self.max_latency_ms),
+        }
+        return {k: (v, lim) for k, (v, lim) in pairs.items() if v is not None and lim is not None}
+
+    def violations(self, **figures: int) -> list[str]:
+        """Reasons this model breaks the budget, empty when it fits (`figures`: see bounded)."""
+        return [
+            BOUNDS[k][1].format(v=v, lim=lim)
+            for k, (v, lim) in self.bounded(**figures).items()
+            if v > lim
+        ]
+
+
+# Budget field -> (the flag that sets it, how a breach reads)
+BOUNDS = {
+    "ram": ("--max-ram", "arena {v} B > RAM budget {lim} B"),
+    "flash": ("--max-flash", "model {v} B > flash budget {lim} B"),
+    "macs": ("--max-macs", "{v} MACs > budget {lim}"),
+    "peak": ("--max-peak", "activation peak {v} B > budget {lim} B"),
+    "weights": ("--max-weights", "{v} parameters (1 B each) > budget {lim} B"),
+    "latency": ("--max-latency-ms", "estimated latency {v:.2f} ms > budget {lim:g} ms"),
+}
+
+
+def figures(p: Any, **measured: int) -> dict[str, int]:
+    """What a budget bounds, from a Profile (`measured` replaces predicted figures)."""
+    return {
+        "arena_bytes": p.arena_bytes, "tflite_bytes": p.tflite_bytes, "macs": p.macs,
+        "ops": len(p.layers), "peak_bytes": p.paper_peak_bytes, "params": p.params,
+    } | measured  # fmt: skip
 
 
 def budget_for(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nas.boards import Board, Budget, budget_for, get_board
+from nas.boards import Board, Budget, budget_for, figures, get_board
 from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError
@@ -489,10 +489,7 @@ def _finalise(
     predicted = profile_spec(spec)
     arena = max(v.arena_bytes, v.recorded_total)
     ops = len(measured.layers)
-    reasons = budget.violations(
-        arena_bytes=arena, tflite_bytes=len(tflite), macs=measured.macs, ops=ops,
-        peak_bytes=measured.paper_peak_bytes, params=measured.params,
-    )  # fmt: skip
+    reasons = budget.violations(**figures(measured, arena_bytes=arena))
     ms = budget.latency_ms(measured.macs, ops)
     console.print(
         f"  int8 test {v.int8_accuracy:.4f} (float {out.float_test:.4f}) · TFLM arena {arena} B "

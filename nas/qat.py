@@ -34,21 +34,19 @@ def fold(model: Any, spec: Any) -> Any:
 
     src = {layer.name: layer for layer in model.layers}
 
-    def folded(conv: str) -> list[np.ndarray]:
+    def folded(conv: str, depthwise: bool) -> list[np.ndarray]:
         (kernel,) = src[conv].get_weights()
         bn = src[conv + "b"]
         gamma, beta, mean, var = bn.get_weights()
         scale = gamma / np.sqrt(var + bn.epsilon)
-        if kernel.shape[-1] == 1 and isinstance(src[conv], layers.DepthwiseConv2D):
-            kernel = kernel * scale[None, None, :, None]  # (k, k, C, 1): channel on axis 2
-        else:
-            kernel = kernel * scale
+        # a depthwise kernel is (k, k, C, 1): its channel is on axis 2
+        kernel = kernel * (scale[None, None, :, None] if depthwise else scale)
         return [kernel.astype(np.float32), (beta - mean * scale).astype(np.float32)]
 
     m = _assemble(spec, layers.Conv2D, layers.DepthwiseConv2D, layers.Dense, None)
     for layer in lowered(spec):
         if layer.op != "add":
-            m.get_layer(layer.name).set_weights(folded(layer.name))
+            m.get_layer(layer.name).set_weights(folded(layer.name, layer.op == "dw"))
     m.get_layer("fc").set_weights(src["fc"].get_weights())
     return m
 

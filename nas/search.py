@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nas.boards import Budget
+from nas.boards import BOUNDS, Budget, figures
 from nas.errors import TinyzooError
 from nas.profile import Profile, profile_spec
 from searchspaces import ArchSpec, Space
@@ -97,21 +97,18 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     """Fail before any training when even the space's smallest member breaks the budget."""
     smallest = space.smallest(geometry)
     p = profile_spec(smallest)
-    reasons = budget.violations(
-        arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs, ops=len(p.layers),
-        peak_bytes=p.paper_peak_bytes, params=p.params,
-    )  # fmt: skip
+    reasons = budget.violations(**figures(p))
     if reasons:
         ms = budget.latency_ms(p.macs, len(p.layers))
         est = "" if ms is None else f", an estimated {ms:.2f} ms"
-        hints = {
-            "latency": f"--max-latency-ms {ms or 0:.2f} or a faster board",
-            "peak": f"--max-peak {p.paper_peak_bytes}",
-            "weights": f"--max-weights {p.params}",
-            "model": f"--max-flash {p.tflite_bytes}",
-            "MACs": f"--max-macs {p.macs}",
-        }
-        hint = next((h for k, h in hints.items() if k in reasons[0]), f"--max-ram {p.arena_bytes}")
+        key, (value, _) = next(
+            (k, f) for k, f in budget.bounded(**figures(p)).items() if f[0] > f[1]
+        )
+        hint = (
+            f"--max-latency-ms {value:.2f} or a faster board"
+            if key == "latency"
+            else f"{BOUNDS[key][0]} {value}"
+        )
         extra = (
             f", an activation peak of {p.paper_peak_bytes} B and {p.params} weights"
             if budget.max_peak_bytes is not None or budget.max_weight_bytes is not None
@@ -226,25 +223,14 @@ def run_study(
         if ms is not None:
             trial.set_user_attr("latency_ms_estimate", round(ms, 3))
         # Constraint values > 0 mean infeasible; TPE learns the feasible region from them.
-        excess: dict[str, float] = {
-            "ram": p.arena_bytes - budget.ram_bytes if budget.ram_bytes is not None else -1,
-            "flash": p.tflite_bytes - budget.flash_bytes if budget.flash_bytes is not None else -1,
-            "macs": p.macs - budget.max_macs if budget.max_macs is not None else -1,
-        }
-        # Only a latency, peak or weights budget adds a constraint: studies without one keep
-        # their three.
-        if budget.max_latency_ms is not None and ms is not None:
-            excess["latency"] = ms - budget.max_latency_ms
-        if budget.max_peak_bytes is not None:
-            excess["peak"] = p.paper_peak_bytes - budget.max_peak_bytes
-        if budget.max_weight_bytes is not None:
-            excess["weights"] = p.params - budget.max_weight_bytes
+        # ram, flash and macs are always there (-1: unbounded); the other fields only when
+        # bounded, so that studies without them keep their three.
+        bounded = budget.bounded(**figures(p))
+        excess = {"ram": -1.0, "flash": -1.0, "macs": -1.0}
+        excess |= {key: float(value - limit) for key, (value, limit) in bounded.items()}
         for key, value in excess.items():
-            trial.set_constraint(key, float(value))
-        reasons = budget.violations(
-            arena_bytes=p.arena_bytes, tflite_bytes=p.tflite_bytes, macs=p.macs,
-            ops=len(p.layers), peak_bytes=p.paper_peak_bytes, params=p.params,
-        )  # fmt: skip
+            trial.set_constraint(key, value)
+        reasons = budget.violations(**figures(p))
 
         def values(acc: float) -> Any:
             return (acc, ms) if multi else acc

@@ -13,7 +13,7 @@ not reduced to nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from searchspaces._arch import ArchSpec, ConvBlock, DSBlock
@@ -102,12 +102,7 @@ class MBV1Space(Space):
         return self.decode(params, geometry)
 
     def narrowest(self, spec: ArchSpec) -> ArchSpec:
-        floor = self.min_channels
-        return replace(
-            spec,
-            stem=replace(spec.stem, channels=min(spec.stem.channels, floor)),
-            blocks=tuple(replace(b, channels=min(b.channels, floor)) for b in spec.blocks),
-        )
+        return spec.with_channel_counts([min(n, self.min_channels) for n in spec.channel_counts()])
 
 
 MBV1 = register_space(MBV1Space())
