@@ -148,6 +148,7 @@ def test_bad_latency_budget_is_one_line(
         (["--max-peak", "100", "--max-weights", "4500"], "activation peak"),
         (["--max-peak", "100"], "e.g. --max-peak 128"),
         (["--max-weights", "50"], "parameters (1 B each) > budget 50 B"),
+        (["--max-weights", "50"], "e.g. --max-weights 210"),  # the smallest member's count
     ],
 )
 def test_paper_budgets_are_checked_before_training(
