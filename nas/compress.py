@@ -143,7 +143,7 @@ def run_chain(
         with console.status(f"{what}: {sp}, {epochs} epochs on {len(d.x_train)} images"):
             res = train(
                 sp, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
-                batch_size=recipe.batch_size, **kw,
+                batch_size=recipe.batch_size, augment=d.augment, **kw,
             )  # fmt: skip
         return res.model, time.monotonic() - t0
 

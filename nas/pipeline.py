@@ -452,7 +452,7 @@ def _full_fidelity(
         ):
             res = train(
                 cand.spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=recipe.final_epochs,
-                seed=seed, batch_size=recipe.batch_size, **teach,
+                seed=seed, batch_size=recipe.batch_size, augment=d.augment, **teach,
             )  # fmt: skip
         seconds = time.monotonic() - t0
         console.print(

@@ -1,7 +1,9 @@
 """Distillation teachers: one large model per task (and data split), trained once, kept in the zoo.
 
-A teacher is the search space's widest member (`Space.widest`), trained with no board budget
-and registered as `teacher-<task>`: an ordinary zoo entry (int8 model verified on TFLM, card,
+A teacher is the search space's teacher architecture (`Space.teacher`: its widest member, or
+for kws a DS-CNN twice as wide), trained with no board budget (speech with SpecAugment-style
+feature augmentation: a wide model overfits the training speakers) and registered as
+`teacher-<task>`: an ordinary zoo entry (int8 model verified on TFLM, card,
 profile) whose bundle also holds `teacher.weights.h5`, the float weights distillation runs
 (rebuilt on the entry's architecture string). It is
 never a board's champion: its name is its own. `resolve_teacher` finds it, or trains and
@@ -23,7 +25,8 @@ from nas.errors import TinyzooError
 __all__ = ["KERAS_FILE", "TEACHER_EPOCHS", "Teacher", "resolve_teacher", "teacher_name"]
 
 KERAS_FILE = "teacher.weights.h5"  # float weights; the architecture is the entry's arch
-TEACHER_EPOCHS = {"fashion": 12, "digits": 40}
+TEACHER_EPOCHS = {"fashion": 12, "digits": 40, "kws": 40}
+TEACHER_BATCH = {"kws": 64}  # else 32 below 5,000 training examples, 128 from there
 DEFAULT_TEACHER_EPOCHS = 20
 
 
@@ -121,16 +124,16 @@ def _train_and_register(
     from nas.train import accuracy, train
     from searchspaces._build import build
 
-    spec = space.widest(data.geometry())
+    spec = space.teacher(data.geometry())
     epochs = TEACHER_EPOCHS.get(data.name, DEFAULT_TEACHER_EPOCHS)
     d = data.at_resolution(spec.input_shape[0])
-    batch = 32 if len(d.x_train) < 5000 else 128
+    batch = TEACHER_BATCH.get(data.name, 32 if len(d.x_train) < 5000 else 128)
     with console.status(
         f"training the {data.name} teacher {spec} for {epochs} epochs (once; kept in the zoo)"
     ):
         res = train(
             spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
-            batch_size=batch,
+            batch_size=batch, augment=d.augment,
         )  # fmt: skip
     float_acc = accuracy(res.model, d.x_test, d.y_test)
     with console.status("teacher: int8 conversion and TFLM verification"):
@@ -169,7 +172,12 @@ def _train_and_register(
             "params": prof.params,
             "test_samples": v.n_eval,
         },
-        "params": {"role": "teacher", "epochs": epochs, "batch_size": batch},
+        "params": {
+            "role": "teacher",
+            "epochs": epochs,
+            "batch_size": batch,
+            "augment": f"{d.augment.__module__}.{d.augment.__name__}" if d.augment else "none",
+        },
     }
     with tempfile.TemporaryDirectory(prefix="tinyzoo-teacher-") as tmp:
         keras_path = Path(tmp) / KERAS_FILE

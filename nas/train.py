@@ -53,12 +53,14 @@ def train(
     temperature: float = 4.0,
     alpha: float = 0.5,
     model: Any = None,
+    augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
 ) -> TrainResult:
     """Train `searchspaces.build(spec)`. `on_epoch(epoch, val_acc)` returning True stops early.
 
     With `teacher_logits` (one row per training image) the training distils: see nas.distill.
     Given `model` (already built, e.g. pruned or fake-quantized), that model is trained on
     instead: fine-tuning. The best epoch's weights (by validation accuracy) are kept.
+    `augment(x, rng)` returns a fresh variant of the training inputs for each epoch.
     """
     _setup(seed)
     import keras
@@ -83,8 +85,9 @@ def train(
     best, best_weights, history = -1.0, None, []
     for epoch in range(epochs):
         order = rng.permutation(len(x_train))
+        x = x_train[order] if augment is None else augment(x_train[order], rng)
         fitted.fit(
-            x_train[order],
+            x,
             targets[order],
             batch_size=batch_size,
             epochs=1,

@@ -48,6 +48,11 @@ class Space(abc.ABC):
     def widest(self, geometry: Geometry) -> ArchSpec:
         """A large member with no budget in mind: the default distillation teacher."""
 
+    def teacher(self, geometry: Geometry) -> ArchSpec:
+        """The architecture `teacher-<task>` is trained as: `widest` unless the space knows a
+        better teacher for this geometry (which need not be a member)."""
+        return self.widest(geometry)
+
     def largest(self, geometry: Geometry) -> ArchSpec:
         """The member pruning can take furthest (the most MACs above the channel floor): how
         far `--prune` can reach in this space. `widest` unless a space's teacher is smaller."""

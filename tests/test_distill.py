@@ -38,6 +38,23 @@ def test_widest_member_is_a_valid_large_member() -> None:
     from nas.profile import profile_spec
 
     assert profile_spec(teacher).params > 20 * profile_spec(smallest).params
+    assert space.teacher(g) == teacher  # square images: the widest member teaches
+
+
+def test_the_speech_teacher_is_the_ds_cnn_shape_at_twice_the_width() -> None:
+    """On 49x10 MFCC maps the widest member (three stride-2 blocks) tests below the DS-CNN it
+    should teach; the teacher keeps the DS-CNN's resolution and doubles its channels."""
+    from bench.compress import REFERENCES
+    from nas.profile import profile_spec
+    from searchspaces._registry import Geometry
+
+    space = get_space("dscnn")
+    g = Geometry(resolutions=(49,), channels=1, num_classes=12, width=10)
+    teacher, ref = space.teacher(g), ArchSpec.parse(REFERENCES["kws"])
+    assert str(teacher) == "r49x10x1_c3s2c128_" + "ds3s1c128_" * 4 + "gap_fc12"
+    assert str(teacher).replace("128", "64") == str(ref)
+    assert profile_spec(teacher).macs > 3 * profile_spec(ref).macs
+    assert teacher != space.widest(g)
 
 
 @pytest.mark.slow
@@ -120,7 +137,7 @@ def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str) -> Non
     kwargs = dict(data=data, space=space, seed=0, tracking_uri=None, console=Console(quiet=True))
     first = resolve_teacher("auto", **kwargs)
     assert first is not None and first.entry.name == "teacher-digits"
-    assert first.entry.arch == str(space.widest(data.geometry()))
+    assert first.entry.arch == str(space.teacher(data.geometry()))
     assert KERAS_FILE in first.entry.sha256 and first.entry.float_accuracy > 0.95
     again = resolve_teacher("auto", **kwargs)  # found in the zoo: no second training
     assert again is not None and again.entry.ref == first.entry.ref == "teacher-digits/1"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import wave
 from pathlib import Path
 
@@ -159,3 +160,27 @@ def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
         match = "needs at least two"
     with pytest.raises(TinyzooError, match=match):
         load_task("kws", data_dir=tmp_path)
+
+
+def test_spec_augment_shifts_in_time_and_masks_bands_with_the_time_mean() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 49, 10, 1)).astype(np.float32)
+    same = kws.spec_augment(x, np.random.default_rng(1), shift=0, time_mask=0, coef_mask=0)
+    np.testing.assert_array_equal(same, x)
+
+    out = kws.spec_augment(x, np.random.default_rng(1))
+    again = kws.spec_augment(x, np.random.default_rng(1))
+    assert out.shape == x.shape and out.dtype == x.dtype
+    np.testing.assert_array_equal(out, again)  # the rng decides everything
+    assert not np.array_equal(out, kws.spec_augment(x, np.random.default_rng(2)))
+    for i in range(len(x)):
+        fill = x[i].mean(axis=0)  # per coefficient: a circular shift keeps the time mean
+        near = functools.partial(np.isclose, atol=1e-5)  # the mean, summed in another order
+        masked = np.all(near(out[i], fill[None]), axis=(1, 2))  # whole frames
+        # Every unmasked frame is some frame of the original, at most 4 frames away.
+        shifts = [
+            s for s in range(-4, 5)
+            if np.all(near(out[i], np.roll(x[i], s, axis=0)) | near(out[i], fill[None]))
+        ]  # fmt: skip
+        assert shifts, f"map {i} is not a shifted, masked copy"
+        assert masked.sum() <= 8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,17 @@ class Dataset:
                 f"task {self.name!r} cannot be fed at {size}x{size}: valid resolutions are "
                 f"{valid}. Pick one of those (the search space samples from them)."
             )
+
+    @property
+    def augment(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
+        """Per-epoch augmentation for full trainings (the final one, fine-tuning, teachers; proxy
+        trials train without): SpecAugment-style time shifts and masks for MFCC maps (inputs of
+        fixed width), none for images."""
+        if self.native_width is None:
+            return None
+        from nas.data.kws import spec_augment
+
+        return spec_augment
 
     def at_resolution(self, size: int) -> Dataset:
         """All three splits resized to `size` with `resize_bilinear`; `self` if already that size.

@@ -34,7 +34,7 @@ import numpy as np
 from nas.data._dataset import Dataset, make_dataset, stratified_split
 from nas.errors import TinyzooError
 
-__all__ = ["KEYWORDS", "LABELS", "SAMPLE_RATE", "load_kws", "mfcc", "synthesize"]
+__all__ = ["KEYWORDS", "LABELS", "SAMPLE_RATE", "load_kws", "mfcc", "spec_augment", "synthesize"]
 
 SAMPLE_RATE = 16_000
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -120,6 +120,29 @@ def mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     for i in range(0, len(a), MFCC_CHUNK):
         out[i : i + MFCC_CHUNK, ..., 0] = _mfcc_rows(a[i : i + MFCC_CHUNK])
     return out[0] if single else out
+
+
+def spec_augment(
+    x: np.ndarray, rng: np.random.Generator, shift: int = 4, time_mask: int = 8, coef_mask: int = 2
+) -> np.ndarray:
+    """A fresh variant of MFCC maps (N, frames, coefficients, 1) for one epoch of training.
+
+    SpecAugment (Park et al. 2019) on the features: each map is shifted in time by up to
+    `shift` frames (circularly), then one band of up to `time_mask` frames and one of up to
+    `coef_mask` coefficients are set to the map's mean over time (per coefficient).
+    """
+    n, t, f = x.shape[:3]
+    rows = np.arange(n)[:, None]
+    frames = (np.arange(t)[None, :] - rng.integers(-shift, shift + 1, (n, 1))) % t
+    out = x[rows, frames]
+    fill = out.mean(axis=1, keepdims=True)
+    for size, width in ((t, time_mask), (f, coef_mask)):
+        w = rng.integers(0, width + 1, (n, 1))
+        start = rng.integers(0, size - w + 1)
+        band = (np.arange(size)[None, :] >= start) & (np.arange(size)[None, :] < start + w)
+        band = band[:, :, None, None] if size == t else band[:, None, :, None]
+        out = np.where(band, fill, out)
+    return out.astype(x.dtype, copy=False)
 
 
 def _mfcc_rows(a: np.ndarray) -> np.ndarray:
