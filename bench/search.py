@@ -4,9 +4,11 @@
                                      [--trials 20] [--seed 0] [--epochs N] [--ship]
 
 For each setting, in one run and on one scratch zoo:
-1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, median pruner, proxy training, the
-   top 3 retrained in full, the best by validation kept);
-2. `random`: the same with Optuna's RandomSampler and the same number of trials;
+1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, its first trial the space's hand
+   design scaled to fit where it has one (`Space.seeds`: the DS-CNN on kws), median pruner,
+   proxy training, the top 3 retrained in full, the best by validation kept);
+2. `random`: the same with Optuna's RandomSampler and the same number of trials (no seed
+   trial);
 3. `reference`: a hand-designed architecture scaled to fit the budget, trained once in full.
 All three get the same final recipe: the task's final epochs, distilled from the task's teacher
 (the default T and alpha), int8 post-training quantization (QAT when it loses more than 0.5

@@ -192,6 +192,10 @@ def run_study(
             f"study {study_name!r} was started with --sampler {meta.get('sampler', 'tpe')}; this "
             f"run asks for {sampler}. Use another --study name."
         )
+    if not study.trials and sampler == "tpe" and worker == 0:
+        seed_params = _seed_trial(space, geometry, budget)
+        if seed_params is not None:  # the first trial: the space's hand design, scaled to fit
+            study.enqueue_trial(seed_params)
     if sampler != "tpe":  # TPE studies keep the attributes they always had
         study.set_user_attr("sampler", sampler)
     study.set_user_attr("space", space.name)
@@ -263,7 +267,8 @@ def run_study(
             on_trial(counts(), ranked[0] if ranked else None)
 
     start = time.monotonic()
-    done = len(study.trials)
+    waiting = optuna.trial.TrialState.WAITING  # an enqueued seed is still to run
+    done = sum(t.state != waiting for t in study.get_trials(deepcopy=False))
     remaining = max(0, trials - done)
     if on_trial is not None:
         ranked = _ranked(study)
@@ -289,6 +294,16 @@ def run_study(
         wall_s=time.monotonic() - start,
         front=front,
     )
+
+
+def _seed_trial(space: Space, geometry: Geometry, budget: Budget) -> dict[str, Any] | None:
+    """The space's hand-designed member (`Space.seeds`) with the most MACs that fits."""
+    best: tuple[int, dict[str, Any]] | None = None
+    for params in space.seeds(geometry):
+        p = profile_spec(space.decode(params, geometry))
+        if not budget.violations(**figures(p)) and (best is None or p.macs > best[0]):
+            best = (p.macs, params)
+    return None if best is None else best[1]
 
 
 def _ranked(study: Any) -> list[Candidate]:

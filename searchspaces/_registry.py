@@ -48,6 +48,12 @@ class Space(abc.ABC):
     def widest(self, geometry: Geometry) -> ArchSpec:
         """A large member with no budget in mind: the default distillation teacher."""
 
+    def seeds(self, geometry: Geometry) -> list[dict[str, Any]]:
+        """Hand-designed members as `sample` params: a TPE search's first trial is the one with
+        the most MACs that fits its budget, so that the search starts from the known design
+        scaled to fit rather than from nothing. None by default."""
+        return []
+
     def teacher(self, geometry: Geometry) -> ArchSpec:
         """The architecture `teacher-<task>` is trained as: `widest` unless the space knows a
         better teacher for this geometry (which need not be a member)."""

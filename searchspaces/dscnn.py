@@ -84,6 +84,24 @@ class DSCNNSpace(Space):
             ),
         )
 
+    def seeds(self, geometry: Geometry) -> list[dict[str, Any]]:
+        """For fixed-width inputs (MFCC maps): MLPerf Tiny's DS-CNN shape (3x3 stride-2 stem,
+        3x3 stride-1 blocks; the stem capped at the space's widest stem) at every width of the
+        space with 4 blocks or fewer. None for images."""
+        if geometry.width is None:
+            return []
+        out = []
+        for c in sorted(self.channels, reverse=True):
+            for n in range(min(4, self.max_blocks), self.min_blocks - 1, -1):
+                p: dict[str, Any] = {
+                    "resolution": max(geometry.resolutions), "stem_kernel": 3, "stem_stride": 2,
+                    "stem_channels": min(c, max(self.stem_channels)), "blocks": n,
+                }  # fmt: skip
+                for i in range(n):
+                    p |= {f"b{i}_kernel": 3, f"b{i}_stride": 1, f"b{i}_channels": c}
+                out.append(p)
+        return out
+
     def teacher(self, geometry: Geometry) -> ArchSpec:
         """For fixed-width inputs (kws's 49x10 MFCC maps): MLPerf Tiny's DS-CNN shape (stride-2
         stem, four stride-1 blocks) at twice the space's widest channels. `widest` halves the

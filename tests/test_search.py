@@ -180,3 +180,37 @@ def test_zoo_names_follow_the_board_or_the_memory_budget(
 
     b = get_board(board) if board else None
     assert zoo_name("kws", b, budget_for(b, **limits)) == name
+
+
+@pytest.mark.slow
+def test_a_speech_search_starts_from_the_ds_cnn_scaled_to_fit_and_random_search_does_not() -> None:
+    import optuna
+
+    from nas.data import load_task
+    from nas.train import train
+
+    data = load_task("kws").subset(240, seed=0)
+    budget = budget_for(None, max_ram=32_768, max_flash=65_536, max_macs=1_208_384)
+
+    def trainer(spec, seed, report):  # the real trainer, one short epoch
+        return train(
+            spec, data.x_train, data.y_train, data.x_val, data.y_val, epochs=1, seed=seed,
+            batch_size=64, on_epoch=report,
+        ).val_accuracy  # fmt: skip
+
+    first = {}
+    for sampler in ("tpe", "random"):
+        storage = optuna.storages.InMemoryStorage()
+        result = run_study(
+            space=get_space("dscnn"), geometry=data.geometry(), budget=budget, trainer=trainer,
+            trials=2, timeout=None, seed=0, storage=storage, study_name="s", sampler=sampler,
+        )  # fmt: skip
+        trials = optuna.load_study(study_name="s", storage=storage).trials
+        assert len(trials) == 2 and sum(result.outcomes.values()) == 2  # the seed is one of 2
+        first[sampler] = trials[0]
+    # The DS-CNN shape with the most MACs under 1.2 M MACs and 64 KiB of flash: 48 channels, 3
+    # blocks (64 x 2 has fewer MACs; 64 x 3 and 48 x 4 break the MAC budget).
+    seed = "r49x10x1_c3s2c32_ds3s1c48_ds3s1c48_ds3s1c48_gap_fc12"
+    assert first["tpe"].user_attrs["arch"] == seed
+    assert first["tpe"].user_attrs["outcome"] == "complete" and first["tpe"].values[0] > 0
+    assert first["random"].user_attrs["arch"] != seed
