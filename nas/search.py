@@ -297,13 +297,11 @@ def run_study(
 
 
 def _seed_trial(space: Space, geometry: Geometry, budget: Budget) -> dict[str, Any] | None:
-    """The space's hand-designed member (`Space.seeds`) with the most MACs that fits."""
-    best: tuple[int, dict[str, Any]] | None = None
+    """The first of the space's hand-designed members (`Space.seeds`) that fits."""
     for params in space.seeds(geometry):
-        p = profile_spec(space.decode(params, geometry))
-        if not budget.violations(**figures(p)) and (best is None or p.macs > best[0]):
-            best = (p.macs, params)
-    return None if best is None else best[1]
+        if not budget.violations(**figures(profile_spec(space.decode(params, geometry)))):
+            return params
+    return None
 
 
 def _ranked(study: Any) -> list[Candidate]:

@@ -49,9 +49,9 @@ class Space(abc.ABC):
         """A large member with no budget in mind: the default distillation teacher."""
 
     def seeds(self, geometry: Geometry) -> list[dict[str, Any]]:
-        """Hand-designed members as `sample` params: a TPE search's first trial is the one with
-        the most MACs that fits its budget, so that the search starts from the known design
-        scaled to fit rather than from nothing. None by default."""
+        """Hand-designed members as `sample` params, preferred first: a TPE search's first
+        trial is the first that fits its budget, so that the search starts from the known
+        design scaled to fit rather than from nothing. None by default."""
         return []
 
     def teacher(self, geometry: Geometry) -> ArchSpec:

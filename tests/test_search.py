@@ -208,9 +208,9 @@ def test_a_speech_search_starts_from_the_ds_cnn_scaled_to_fit_and_random_search_
         trials = optuna.load_study(study_name="s", storage=storage).trials
         assert len(trials) == 2 and sum(result.outcomes.values()) == 2  # the seed is one of 2
         first[sampler] = trials[0]
-    # The DS-CNN shape with the most MACs under 1.2 M MACs and 64 KiB of flash: 48 channels, 3
-    # blocks (64 x 2 has fewer MACs; 64 x 3 and 48 x 4 break the MAC budget).
-    seed = "r49x10x1_c3s2c32_ds3s1c48_ds3s1c48_ds3s1c48_gap_fc12"
+    # The DS-CNN shape scaled by width first: 4 blocks at 64 and 48 channels break 1.2 M MACs,
+    # 4 at 32 fit (3 blocks at 48 would have more MACs, but depth goes first).
+    seed = "r49x10x1_c3s2c32_" + "ds3s1c32_" * 4 + "gap_fc12"
     assert first["tpe"].user_attrs["arch"] == seed
     assert first["tpe"].user_attrs["outcome"] == "complete" and first["tpe"].values[0] > 0
     assert first["random"].user_attrs["arch"] != seed
