@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,10 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _migrated_mlfl
     monkeypatch.setenv("TINYZOO_TRACKING_URI", uri)
     monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(tmp_path / "no-pretrained"))
     return uri
+
+
+def sigint_default() -> None:
+    """`preexec_fn` for a child the test stops with Ctrl-C: SIGINT back to its default. A
+    shell without job control starts background commands with SIGINT ignored, children inherit
+    that, and Python then installs no KeyboardInterrupt handler (`make test &` would fail)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sigint_default
 from test_zoo import TINY, make_bundle
 
 import zoo
@@ -275,6 +276,7 @@ def test_ui_serves_the_zoo_and_stops_on_ctrl_c(tracking_uri: str, tmp_path: Path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group: nothing outlives the test
+        preexec_fn=sigint_default,
     )
     try:
         url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/registered-models/search"

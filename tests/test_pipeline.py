@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import sigint_default
 
 from nas.pipeline import Recipe, run_search
 
@@ -143,7 +144,10 @@ def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_pa
         "--teacher",
         "none",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=sigint_default,
+    )  # fmt: skip
     studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
     deadline = time.monotonic() + 300
     while not _trained_trials(studies):  # wait until a trained trial is stored
