@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._results import write_section  # noqa: E402
-from bench.compress import REFERENCES  # noqa: E402
+from bench.compress import REFERENCES, _mean_sd  # noqa: E402
 
 
 def main() -> None:
@@ -64,8 +64,7 @@ def main() -> None:
             rows.append((name, spec, augment is not None, val, test, float(np.median(secs))))
 
     def pm(xs: list[float]) -> str:
-        m = 100 * float(np.mean(xs))
-        return f"{m:.2f} ± {100 * float(np.std(xs)):.2f}" if len(xs) > 1 else f"{m:.2f}"
+        return _mean_sd(xs) if len(xs) > 1 else f"{100 * xs[0]:.2f}"
 
     command = " ".join([".venv/bin/python bench/kws_augment.py", *sys.argv[1:]])
     lines = [
