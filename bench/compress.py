@@ -2,14 +2,17 @@
 quantization, QAT and Huffman coding (issue 4).
 
     .venv/bin/python bench/compress.py [--tasks digits,fashion,kws] [--seeds 3] [--epochs N]
-        [--prune 0.3]
+        [--prune 0.1,0.2,0.3]
 
 For each task, the architecture of its shipped zoo winner (kws, with none shipped yet: the
 reference DS-CNN in REFERENCES) goes through the pipeline's own
 compression chain (nas.compress.run_chain) with each seed twice: on the labels alone (student,
-PTQ, QAT) and distilled from the shipped `teacher-<task>` (distilled, pruned, PTQ, QAT), with the
-task's recipe. int8 models run on TFLM's reference kernels over the whole test split. Writes each
-task's table into docs/RESULTS.md (section compress-<task>) as soon as it is measured.
+PTQ, QAT) and distilled from the shipped `teacher-<task>` (distilled, PTQ), with the task's
+recipe; the distilled model is then pruned to each share of MACs in --prune and fine-tuned
+(pruned, PTQ; QAT on the largest share), and the table says what pruning saves at no more than
+0.5 points of int8 test accuracy. int8 models run on TFLM's reference kernels over the whole
+test split. Writes each task's table into docs/RESULTS.md (section compress-<task>) as soon as
+it is measured.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
 # Tasks with no shipped winner yet: a hand-designed reference architecture instead. kws: the
 # Hello Edge / MLPerf Tiny DS-CNN's shape (64 channels, four depthwise-separable blocks) with
 # this grammar's square 3x3 stem in place of its 10x4 one.
+LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)
 REFERENCES = {"kws": "r49x10x1_c3s2c64_ds3s1c64_ds3s1c64_ds3s1c64_ds3s1c64_gap_fc12"}
 
 
@@ -78,7 +82,9 @@ def prepare(task: str, store: str) -> Prepared:
     )  # fmt: skip
 
 
-def _chain(p: Prepared, seed: int, epochs: int, distilled: bool, options: Any) -> Any:
+def _chain(
+    p: Prepared, seed: int, epochs: int, distilled: bool, options: Any, trained: Any = None
+) -> Any:
     from rich.console import Console
 
     from nas.compress import run_chain
@@ -90,47 +96,54 @@ def _chain(p: Prepared, seed: int, epochs: int, distilled: bool, options: Any) -
         p.spec, d=p.data, recipe=replace(p.recipe, final_epochs=epochs), seed=seed,
         distil=Distil(p.teacher if distilled else None, DEFAULT_TEMPERATURE, DEFAULT_ALPHA),
         logits=p.logits if distilled else None, options=options, space=get_space("dscnn"),
-        console=Console(stderr=True),
+        console=Console(stderr=True), trained=trained,
     )  # fmt: skip
 
 
-def run_task(task: str, seeds: int, epochs: int | None, prune: float, store: str) -> list[str]:
-    """Per seed: the labels-only chain (student, PTQ, QAT) and the distilled chain (distilled,
-    pruned, PTQ, QAT), plus the unpruned distilled model's PTQ for the distillation gain."""
-    from nas.compress import Compress
+def run_task(
+    task: str, seeds: int, epochs: int | None, prunes: list[float], store: str
+) -> list[str]:
+    """Per seed: the labels-only chain (student, PTQ, QAT), the distilled chain (distilled,
+    PTQ), and from that one distilled model each pruning fraction (pruned, PTQ; QAT for the
+    largest fraction)."""
+    from nas.compress import PRUNE_EPOCHS, Compress
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
     from nas.huffman import weight_sizes
-    from nas.quantize import convert_and_verify
 
     p = prepare(task, store)
     n_epochs = epochs or p.recipe.final_epochs
     r: dict[str, list[float]] = {}
+    prunes = sorted(prunes)
 
     def add(key: str, value: float) -> None:
         r.setdefault(key, []).append(value)
 
-    sizes: dict[str, int] = {}
+    sizes: dict[object, tuple[int, int, int]] = {}  # "full" or a fraction: .tflite, MACs, arena
+    archs: dict[float, str] = {}
+    ptq_only = Compress(qat_threshold=100.0, baseline=False)
     for seed in range(seeds):
         t0 = time.monotonic()
         plain = {s.key: s for s in _chain(p, seed, n_epochs, False, Compress(qat=True)).stages}
-        out = _chain(p, seed, n_epochs, True, Compress(prune=prune, qat=True, baseline=False))
+        out = _chain(p, seed, n_epochs, True, ptq_only)
         kd = {s.key: s for s in out.stages}
-        tflite, v = convert_and_verify(out.models["distilled"], p.data, seed)
         add("plain float", plain["student"].test_accuracy)
         add("plain ptq", plain["ptq"].test_accuracy)
         add("plain qat", plain["qat"].test_accuracy)
         add("kd float", kd["distilled"].test_accuracy)
-        add("kd ptq", float(v.int8_accuracy or 0.0))
-        add("pruned float", kd["pruned"].test_accuracy)
-        add("pruned ptq", kd["ptq"].test_accuracy)
-        add("pruned qat", kd["qat"].test_accuracy)
-        add("huffman", weight_sizes(tflite).ratio)
-        sizes.update(
-            full_tflite=len(tflite), full_macs=kd["distilled"].macs,
-            full_arena=max(v.arena_bytes, v.recorded_total), pruned_tflite=kd["ptq"].tflite_bytes,
-            pruned_macs=kd["ptq"].macs, pruned_arena=kd["ptq"].arena_bytes,
-        )  # fmt: skip
-        pruned_arch = kd["pruned"].arch
+        add("kd ptq", kd["ptq"].test_accuracy)
+        add("huffman", weight_sizes(out.tflite).ratio)
+        sizes["full"] = _size(kd["ptq"])
+        trained = (out.models["distilled"], kd["distilled"].seconds)
+        for f in prunes:
+            # The same distilled model, pruned and fine-tuned; QAT once, on the largest fraction.
+            opts = Compress(prune=f, qat=f == prunes[-1], qat_threshold=100.0, baseline=False)
+            pr = {s.key: s for s in _chain(p, seed, n_epochs, True, opts, trained).stages}
+            add(f"pruned {f} float", pr["pruned"].test_accuracy)
+            add(f"pruned {f} ptq", pr["ptq"].test_accuracy)
+            if "qat" in pr:
+                add(f"pruned {f} qat", pr["qat"].test_accuracy)
+            archs[f] = pr["pruned"].arch
+            sizes[f] = _size(pr["ptq"])
         print(
             f"{task} seed {seed}: "
             + ", ".join(f"{k} {100 * v[-1]:.2f}" for k, v in r.items() if k != "huffman")
@@ -141,6 +154,17 @@ def run_task(task: str, seeds: int, epochs: int | None, prune: float, store: str
     def diff(a: str, b: str) -> str:
         return _mean_sd([y - x for x, y in zip(r[a], r[b], strict=True)])
 
+    def change(f: float) -> float:
+        return statistics.mean(
+            y - x for x, y in zip(r["kd ptq"], r[f"pruned {f} ptq"], strict=True)
+        )
+
+    def cell(key: str) -> str:
+        return _mean_sd(r[key]) if key in r else ""
+
+    def size(key: object) -> str:
+        return " | ".join(f"{n:,}" for n in sizes[key])
+
     d = p.data
     what = f"shipped winner `{WINNERS[task]}`" if task in WINNERS else "reference DS-CNN"
     lines = [
@@ -148,33 +172,65 @@ def run_task(task: str, seeds: int, epochs: int | None, prune: float, store: str
         f"{len(d.x_val)} validation, {len(d.x_test)} test), teacher `{p.teacher.entry.ref}` "
         f"(`{p.teacher.entry.arch}`, float test {100 * p.teacher.entry.float_accuracy:.2f} %), "
         f"T {DEFAULT_TEMPERATURE:g}, alpha {DEFAULT_ALPHA:g}, seeds 0-{seeds - 1}. Test accuracy, "
-        "mean ± sd over seeds; int8 on TFLM's reference kernels over the whole test split.",
+        "mean ± sd over seeds; int8 on TFLM's reference kernels over the whole test split. "
+        "Each pruned row starts from the same distilled model (L1 channel pruning to the share "
+        f"of MACs named, then {PRUNE_EPOCHS:g}x the final epochs of distilled fine-tuning).",
         "",
         "| model | float test % | int8 PTQ test % | int8 QAT test % | .tflite B | MACs | "
         "TFLM arena B |",
         "|---|---|---|---|---|---|---|",
-        f"| labels only | {_mean_sd(r['plain float'])} | {_mean_sd(r['plain ptq'])} | "
-        f"{_mean_sd(r['plain qat'])} | {sizes['full_tflite']:,} | {sizes['full_macs']:,} | "
-        f"{sizes['full_arena']:,} |",
-        f"| distilled | {_mean_sd(r['kd float'])} | {_mean_sd(r['kd ptq'])} | | "
-        f"{sizes['full_tflite']:,} | {sizes['full_macs']:,} | {sizes['full_arena']:,} |",
-        f"| distilled, pruned {prune:g} (`{pruned_arch}`) | {_mean_sd(r['pruned float'])} | "
-        f"{_mean_sd(r['pruned ptq'])} | {_mean_sd(r['pruned qat'])} | "
-        f"{sizes['pruned_tflite']:,} | {sizes['pruned_macs']:,} | {sizes['pruned_arena']:,} |",
+        f"| labels only | {cell('plain float')} | {cell('plain ptq')} | {cell('plain qat')} | "
+        f"{size('full')} |",
+        f"| distilled | {cell('kd float')} | {cell('kd ptq')} | | {size('full')} |",
+        *(
+            f"| distilled, pruned {f:g} (`{archs[f]}`) | {cell(f'pruned {f} float')} | "
+            f"{cell(f'pruned {f} ptq')} | {cell(f'pruned {f} qat')} | {size(f)} |"
+            for f in prunes
+        ),
         "",
         f"- Distillation gain, int8 (PTQ) test: {diff('plain ptq', 'kd ptq')} points.",
         f"- PTQ drop (float - int8): labels only {diff('plain ptq', 'plain float')}, distilled "
-        f"{diff('kd ptq', 'kd float')}, pruned {diff('pruned ptq', 'pruned float')} points.",
+        f"{diff('kd ptq', 'kd float')}, "
+        + ", ".join(f"pruned {f:g} {diff(f'pruned {f} ptq', f'pruned {f} float')}" for f in prunes)
+        + " points.",
         f"- QAT drop (float - int8): labels only {diff('plain qat', 'plain float')}, pruned "
-        f"{diff('pruned qat', 'pruned float')} points.",
-        f"- Pruning {prune:g}: MACs {sizes['pruned_macs'] / sizes['full_macs']:.2f}x, .tflite "
-        f"{sizes['pruned_tflite'] / sizes['full_tflite']:.2f}x, arena "
-        f"{sizes['pruned_arena'] / sizes['full_arena']:.2f}x; int8 test accuracy change "
-        f"{diff('kd ptq', 'pruned ptq')} points (pruned PTQ - unpruned distilled PTQ).",
+        f"{prunes[-1]:g} {diff(f'pruned {prunes[-1]} qat', f'pruned {prunes[-1]} float')} points.",
+        *(
+            f"- Pruning {f:g}: MACs {_ratio(sizes, f, 1):.2f}x, .tflite {_ratio(sizes, f, 0):.2f}x, "
+            f"arena {_ratio(sizes, f, 2):.2f}x; int8 test accuracy change "
+            f"{diff('kd ptq', f'pruned {f} ptq')} points (pruned PTQ - unpruned distilled PTQ)."
+            for f in prunes
+        ),
+        _within(prunes, change, sizes),
         f"- Huffman-coded / raw int8 weights: {statistics.mean(r['huffman']):.3f}.",
         "",
     ]
     return lines
+
+
+def _size(st: Any) -> tuple[int, int, int]:
+    return st.tflite_bytes, st.macs, st.arena_bytes
+
+
+def _ratio(sizes: dict[object, tuple[int, int, int]], f: float, i: int) -> float:
+    return sizes[f][i] / sizes["full"][i]
+
+
+def _within(prunes: list[float], change: Any, sizes: dict[object, tuple[int, int, int]]) -> str:
+    """The bullet on what pruning saves at no more than LOSS_LIMIT points of int8 accuracy."""
+    ok = [f for f in prunes if change(f) >= -LOSS_LIMIT / 100]
+    if not ok:
+        return (
+            f"- At ≤ {LOSS_LIMIT:g} points of int8 test accuracy (mean): no fraction tried "
+            f"({', '.join(f'{f:g}' for f in prunes)}) stays within it."
+        )
+    f = ok[-1]
+    return (
+        f"- At ≤ {LOSS_LIMIT:g} points of int8 test accuracy (mean), the largest fraction tried "
+        f"is {f:g}: it saves {1 - _ratio(sizes, f, 1):.0%} of the MACs, "
+        f"{1 - _ratio(sizes, f, 0):.0%} of the .tflite and {1 - _ratio(sizes, f, 2):.0%} of the "
+        "arena."
+    )
 
 
 def main() -> None:
@@ -182,13 +238,16 @@ def main() -> None:
     ap.add_argument("--tasks", default="digits,fashion,kws")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--epochs", type=int, help="final epochs (default: the task's recipe)")
-    ap.add_argument("--prune", type=float, default=0.3, help="share of MACs to prune (0.3)")
+    ap.add_argument(
+        "--prune", default="0.1,0.2,0.3", help="shares of MACs to prune, comma-separated"
+    )
     args = ap.parse_args()
+    prunes = [float(f) for f in args.prune.split(",")]
     command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
         for task in args.tasks.split(","):
-            lines = run_task(task, args.seeds, args.epochs, args.prune, store)
+            lines = run_task(task, args.seeds, args.epochs, prunes, store)
             # One section per task, written as soon as it is measured.
             body = f"## Compression stages: {task}\n\n`{command}`\n\n" + "\n".join(lines)
             write_section(f"compress-{task}", body)
