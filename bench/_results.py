@@ -21,3 +21,8 @@ def write_section(key: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)
+
+
+def seeds_text(n: int) -> str:
+    """'seed 0' or 'seeds 0-2': the seeds a table averages over."""
+    return "seed 0" if n == 1 else f"seeds 0-{n - 1}"

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import write_section  # noqa: E402
+from bench._results import seeds_text, write_section  # noqa: E402
 
 WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
 # Tasks with no shipped winner yet: a hand-designed reference architecture instead. kws: the
@@ -171,7 +171,7 @@ def run_task(
         f"**{task}** ({what}): `{p.spec}` ({n_epochs} epochs, {len(d.x_train)} training examples, "
         f"{len(d.x_val)} validation, {len(d.x_test)} test), teacher `{p.teacher.entry.ref}` "
         f"(`{p.teacher.entry.arch}`, float test {100 * p.teacher.entry.float_accuracy:.2f} %), "
-        f"T {DEFAULT_TEMPERATURE:g}, alpha {DEFAULT_ALPHA:g}, seeds 0-{seeds - 1}. Test accuracy, "
+        f"T {DEFAULT_TEMPERATURE:g}, alpha {DEFAULT_ALPHA:g}, {seeds_text(seeds)}. Test accuracy, "
         "mean ± sd over seeds; int8 on TFLM's reference kernels over the whole test split. "
         "Each pruned row starts from the same distilled model (L1 channel pruning to the share "
         f"of MACs named, then {PRUNE_EPOCHS:g}x the final epochs of distilled fine-tuning).",

@@ -23,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import write_section  # noqa: E402
+from bench._results import seeds_text, write_section  # noqa: E402
 from bench.compress import Prepared, prepare  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     best = max(gain, key=lambda k: mean_all(gain[k]))
     lines = [
         "Validation accuracy gain of distillation over labels-only training, in points "
-        f"(mean over seeds 0-{args.seeds - 1}; the shipped winners' architectures, the task "
+        f"(mean over {seeds_text(args.seeds)}; the shipped winners' architectures, the task "
         f"recipes). Labels-only validation accuracy: "
         + ", ".join(f"{t} {100 * statistics.mean(base[t]):.2f} %" for t in tasks)
         + f". {hours:.2f} hours on this machine.",

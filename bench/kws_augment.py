@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import write_section  # noqa: E402
+from bench._results import seeds_text, write_section  # noqa: E402
 from bench.compress import REFERENCES, _mean_sd  # noqa: E402
 
 
@@ -72,7 +72,7 @@ def main() -> None:
         "",
         f"`{command}`",
         "",
-        f"Float accuracy, {args.epochs} epochs, batch 64, seeds 0-{args.seeds - 1} "
+        f"Float accuracy, {args.epochs} epochs, batch 64, {seeds_text(args.seeds)} "
         f"(mean ± sd where more than one); 960 validation and 960 test clips of unseen speakers.",
         "",
         "| model | SpecAugment | val % | test % | median s per training | architecture |",
