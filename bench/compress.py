@@ -151,13 +151,11 @@ def run_task(
             flush=True,
         )
 
-    def diff(a: str, b: str) -> str:
-        return _mean_sd([y - x for x, y in zip(r[a], r[b], strict=True)])
+    def deltas(a: str, b: str) -> list[float]:
+        return [y - x for x, y in zip(r[a], r[b], strict=True)]
 
-    def change(f: float) -> float:
-        return statistics.mean(
-            y - x for x, y in zip(r["kd ptq"], r[f"pruned {f} ptq"], strict=True)
-        )
+    def diff(a: str, b: str) -> str:
+        return _mean_sd(deltas(a, b))
 
     def cell(key: str) -> str:
         return _mean_sd(r[key]) if key in r else ""
@@ -201,7 +199,7 @@ def run_task(
             f"{diff('kd ptq', f'pruned {f} ptq')} points (pruned PTQ - unpruned distilled PTQ)."
             for f in prunes
         ),
-        _within(prunes, change, sizes),
+        _within({f: statistics.mean(deltas("kd ptq", f"pruned {f} ptq")) for f in prunes}, sizes),
         f"- Huffman-coded / raw int8 weights: {statistics.mean(r['huffman']):.3f}.",
         "",
     ]
@@ -216,13 +214,14 @@ def _ratio(sizes: dict[object, tuple[int, int, int]], f: float, i: int) -> float
     return sizes[f][i] / sizes["full"][i]
 
 
-def _within(prunes: list[float], change: Any, sizes: dict[object, tuple[int, int, int]]) -> str:
-    """The bullet on what pruning saves at no more than LOSS_LIMIT points of int8 accuracy."""
-    ok = [f for f in prunes if change(f) >= -LOSS_LIMIT / 100]
+def _within(change: dict[float, float], sizes: dict[object, tuple[int, int, int]]) -> str:
+    """The bullet on what pruning saves at no more than LOSS_LIMIT points of int8 accuracy;
+    `change`: each fraction's mean int8 test accuracy change (a fraction, not points)."""
+    ok = [f for f, c in change.items() if c >= -LOSS_LIMIT / 100]
     if not ok:
         return (
             f"- At ≤ {LOSS_LIMIT:g} points of int8 test accuracy (mean): no fraction tried "
-            f"({', '.join(f'{f:g}' for f in prunes)}) stays within it."
+            f"({', '.join(f'{f:g}' for f in change)}) stays within it."
         )
     f = ok[-1]
     return (
