@@ -16,7 +16,7 @@ from typing import Any
 
 from nas.boards import BOUNDS, Budget, figures
 from nas.errors import TinyzooError
-from nas.profile import Profile, profile_spec
+from nas.profile import Profile, profile_for_flash
 from searchspaces import ArchSpec, Space
 from searchspaces._registry import Geometry
 
@@ -96,7 +96,7 @@ def pareto_front(cands: list[Candidate]) -> list[Candidate]:
 def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     """Fail before any training when even the space's smallest member breaks the budget."""
     smallest = space.smallest(geometry)
-    p = profile_spec(smallest)
+    p = profile_for_flash(smallest, budget.flash_bytes)
     reasons = budget.violations(**figures(p))
     if reasons:
         ms = budget.latency_ms(p.macs, len(p.layers))
@@ -216,7 +216,7 @@ def run_study(
 
     def objective(trial: optuna.Trial) -> Any:
         spec = space.decode(space.sample(trial, geometry), geometry)
-        p = profile_spec(spec)
+        p = profile_for_flash(spec, budget.flash_bytes)
         trial.set_user_attr("arch", str(spec))
         trial.set_user_attr("worker", worker)
         trial.set_user_attr("process", PROCESS)
@@ -299,7 +299,8 @@ def run_study(
 def _seed_trial(space: Space, geometry: Geometry, budget: Budget) -> dict[str, Any] | None:
     """The first of the space's hand-designed members (`Space.seeds`) that fits."""
     for params in space.seeds(geometry):
-        if not budget.violations(**figures(profile_spec(space.decode(params, geometry)))):
+        p = profile_for_flash(space.decode(params, geometry), budget.flash_bytes)
+        if not budget.violations(**figures(p)):
             return params
     return None
 

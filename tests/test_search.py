@@ -6,7 +6,7 @@ import pytest
 
 from nas.boards import Budget, budget_for, get_board
 from nas.errors import TinyzooError
-from nas.profile import profile_spec
+from nas.profile import profile_for_flash, profile_spec
 from nas.search import check_feasible, run_study
 from searchspaces import ArchSpec, get_space, list_spaces
 
@@ -214,3 +214,34 @@ def test_a_speech_search_starts_from_the_ds_cnn_scaled_to_fit_and_random_search_
     assert first["tpe"].user_attrs["arch"] == seed
     assert first["tpe"].user_attrs["outcome"] == "complete" and first["tpe"].values[0] > 0
     assert first["random"].user_attrs["arch"] != seed
+
+
+@pytest.mark.slow
+def test_a_model_the_estimate_puts_over_the_flash_limit_is_converted_before_it_is_rejected() -> (
+    None
+):
+    """The DS-CNN at 32 channels under half the 64-channel DS-CNN's .tflite (bench/search.py's
+    kws limit): the size estimate, an upper bound, puts it over; the file is under."""
+    from nas.data import load_task
+    from nas.quantize import convert_int8
+    from nas.search import _seed_trial
+    from nas.train import train
+
+    limit = 21_908
+    spec = ArchSpec.parse("r49x10x1_c3s2c32_" + "ds3s1c32_" * 4 + "gap_fc12")
+    assert profile_spec(spec).tflite_bytes > limit  # the estimate alone would reject it
+    p = profile_for_flash(spec, limit)
+    assert not p.tflite_estimated and p.tflite_bytes <= limit
+    # The exact figure is the trained model's .tflite, to the byte.
+    data = load_task("kws").subset(240, seed=0)
+    model = train(
+        spec, data.x_train, data.y_train, data.x_val, data.y_val, epochs=1, seed=0, batch_size=64
+    ).model
+    assert len(convert_int8(model, data.x_train[:16])) == p.tflite_bytes
+    # So the speech search's first trial is that DS-CNN, scaled by width to fit.
+    budget = budget_for(None, max_flash=limit, max_macs=1_208_384)
+    seed = _seed_trial(get_space("dscnn"), data.geometry(), budget)
+    assert seed is not None and str(get_space("dscnn").decode(seed, data.geometry())) == str(spec)
+    # A model over the limit even at the estimate's loosest is not converted.
+    far = ArchSpec.parse("r49x10x1_c3s2c64_" + "ds3s1c64_" * 4 + "gap_fc12")
+    assert profile_for_flash(far, limit).tflite_estimated
