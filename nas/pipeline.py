@@ -43,7 +43,7 @@ class Interrupted(TinyzooError):
 
 @dataclass(frozen=True)
 class Recipe:
-    """How much training each phase gets. Chosen so that `make demo` ends in < 15 min on 2 cores."""
+    """How much training each phase gets (fashion's keeps `make demo` near 20 min on 2 cores)."""
 
     proxy_samples: int  # training images per proxy trial (stratified subset)
     proxy_epochs: int
@@ -55,7 +55,9 @@ class Recipe:
 RECIPES = {
     "fashion": Recipe(proxy_samples=8000, proxy_epochs=4, final_epochs=6),
     "digits": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=60, batch_size=32),
-    "kws": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=40, batch_size=64),
+    # 120 final epochs: at 40 the DS-CNN at half the reference's .tflite tests 3 points lower;
+    # the reference moves -0.7 (within its spread) (docs/RESULTS.md, kws-frontier-40, -120).
+    "kws": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=120, batch_size=64),
 }
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 

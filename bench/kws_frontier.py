@@ -1,0 +1,156 @@
+"""Where issue 5's kws goal sits: int8 accuracy against .tflite bytes, the DS-CNN narrowed.
+
+    .venv/bin/python bench/kws_frontier.py [--seeds 3] [--widths 64,32] [--arch A,B] [--epochs N]
+
+The kws goal is the reference DS-CNN's int8 test accuracy at no more than half its .tflite
+bytes and MACs. This measures the curve it sits on: MLPerf Tiny's DS-CNN shape (a 3x3 stride-2
+stem, four 3x3 depthwise-separable blocks; bench/compress.py's REFERENCES) at each width in
+--widths, and the architectures named by --arch (by default tinyzoo's kws winner in
+docs/RESULTS.md), each through the final recipe a search's winner gets: the kws recipe's
+final epochs (or --epochs) distilled from teacher-kws (default T and alpha), int8 PTQ, QAT
+when PTQ loses more than 0.5 points of validation accuracy, TFLM's reference kernels over the
+960 test clips. Each .tflite is split
+into constant data (int8 weights, int32 biases), quantization tables (a float32 scale and an
+int64 zero point per channel) and the rest (flatbuffer tables, tensor names, metadata): the
+parts that do not shrink with the weights. Writes section kws-frontier-<epochs> of
+docs/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._results import seeds_text, write_section  # noqa: E402
+from bench.compress import _chain, _mean_sd, prepare  # noqa: E402
+
+# tinyzoo's kws winner under half the DS-CNN's .tflite and MACs (docs/RESULTS.md, search-kws-*).
+SEARCHED = "r49x10x1_c3s1c24_ds3s2c32_ds5s2c32_ds5s2c48_gap_fc12"
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Where a .tflite's bytes go."""
+
+    total: int
+    data: int  # constant buffers: int8 weights, int32 biases, shapes
+    quant: int  # quantization tables: 4 B scale + 8 B zero point per channel
+    names: int  # tensor names (the converter joins every fused layer's name)
+
+    @property
+    def rest(self) -> int:
+        return self.total - self.data - self.quant - self.names
+
+
+def parts(tflite: bytes) -> Parts:
+    from nas._tflite import _schema
+
+    m = _schema().ModelT.InitFromPackedBuf(tflite, 0)
+    tensors = [t for g in m.subgraphs for t in g.tensors]
+    data = sum(len(b.data) for b in m.buffers if b.data is not None)
+    channels = sum(
+        len(t.quantization.scale)
+        for t in tensors
+        if t.quantization and t.quantization.scale is not None
+    )
+    names = sum(len(t.name or b"") for t in tensors)
+    return Parts(len(tflite), data, 12 * channels, names)
+
+
+def ds_cnn(width: int) -> str:
+    return f"r49x10x1_c3s2c{width}" + f"_ds3s1c{width}" * 4 + "_gap_fc12"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--widths", default="64,32", help="DS-CNN widths; the first is the reference")
+    ap.add_argument("--arch", default=SEARCHED, help="more architectures, comma-separated")
+    ap.add_argument("--epochs", type=int, help="final epochs (default: the kws recipe's)")
+    args = ap.parse_args()
+
+    from nas.compress import Compress
+    from nas.profile import profile_tflite
+    from searchspaces import ArchSpec
+
+    widths = [int(w) for w in args.widths.split(",")]
+    archs = [(f"DS-CNN {w}", ds_cnn(w)) for w in widths]
+    archs += [("searched", a) for a in args.arch.split(",") if a]
+    store = "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-frontier-") + "/mlflow.db"
+    base = prepare("kws", store)
+    epochs = args.epochs or base.recipe.final_epochs
+    rows = []
+    for name, arch in archs:
+        p = replace(base, spec=ArchSpec.parse(arch))
+        acc, secs, out = [], [], None
+        for seed in range(args.seeds):
+            t0 = time.monotonic()
+            out = _chain(p, seed, epochs, True, Compress(baseline=False))
+            secs.append(time.monotonic() - t0)
+            acc.append(float(out.verification.int8_accuracy or 0.0))
+            print(f"{name} seed {seed}: int8 test {acc[-1]:.4f}, .tflite {len(out.tflite):,} B "
+                  f"({secs[-1]:.0f} s)", flush=True)  # fmt: skip
+        assert out is not None
+        v = out.verification
+        rows.append((name, arch, acc, parts(out.tflite), profile_tflite(out.tflite),
+                     max(v.arena_bytes, v.recorded_total), statistics.median(secs)))  # fmt: skip
+
+    ref_acc, ref_parts, ref_prof = rows[0][2], rows[0][3], rows[0][4]
+    command = " ".join([".venv/bin/python bench/kws_frontier.py", *sys.argv[1:]])
+    lines = [
+        f"## kws: accuracy against flash, {epochs} epochs",
+        "",
+        f"`{command}`",
+        "",
+        f"int8 test accuracy (TFLM, 960 clips of unseen speakers), mean ± sd over "
+        f"{seeds_text(args.seeds)}; {epochs} epochs distilled from teacher-kws, PTQ (QAT when "
+        f"PTQ loses > 0.5 points on validation). The .tflite split: constant data (int8 weights, "
+        f"int32 biases), quantization tables (12 B per channel: float32 scale, int64 zero "
+        f"point), tensor names, and the rest (flatbuffer tables, metadata). The goal line: half "
+        f"the {rows[0][0]}'s .tflite ({ref_parts.total // 2:,} B) and MACs "
+        f"({ref_prof.macs // 2:,}).",
+        "",
+        "| model | int8 test % | .tflite B | x ref | data B | quant tables B | names B | rest B "
+        "| MACs | x ref | params | TFLM arena B | median s | architecture |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, arch, acc, pt, prof, arena, s in rows:
+        lines.append(
+            f"| {name} | {_mean_sd(acc)} | {pt.total:,} | {pt.total / ref_parts.total:.2f} | "
+            f"{pt.data:,} | {pt.quant:,} | {pt.names:,} | {pt.rest:,} | {prof.macs:,} | "
+            f"{prof.macs / ref_prof.macs:.2f} | {prof.params:,} | {arena:,} | {s:.0f} | `{arch}` |"
+        )
+    within = [
+        r for r in rows[1:] if 2 * r[3].total <= ref_parts.total and 2 * r[4].macs <= ref_prof.macs
+    ]
+    lines.append("")
+    if within:
+        best = max(within, key=lambda r: statistics.mean(r[2]))
+        gap = 100 * (statistics.mean(best[2]) - statistics.mean(ref_acc))
+        lines.append(
+            f"- Within half the reference's .tflite and MACs the best is {best[0]} "
+            f"(`{best[1]}`): {_mean_sd(best[2])} %, {gap:+.2f} points from the reference's "
+            f"{_mean_sd(ref_acc)} %."
+        )
+    else:
+        lines.append("- Nothing measured fits half the reference's .tflite and MACs.")
+    fixed = 1 - ref_parts.data / ref_parts.total
+    lines.append(
+        f"- Quantization tables, names and the rest are {100 * fixed:.0f} % of the reference's "
+        f".tflite and {100 * (1 - rows[-1][3].data / rows[-1][3].total):.0f} % of the last "
+        f"model's ({rows[-1][0]})."
+    )
+    write_section(f"kws-frontier-{epochs}", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
