@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
 from nas._ideal import ideal_peak
 from nas._planner import Buffer, align16, plan
@@ -19,8 +20,11 @@ from nas._tflite import TfliteModel, TfliteOp, TfliteTensor, read_tflite
 from nas._tflm_arena import SUPPORTED, tflm_arena
 from nas.errors import TinyzooError
 
+if TYPE_CHECKING:
+    from nas.boards import Budget
+
 __all__ = [
-    "LayerRow", "Profile", "profile_spec", "profile_tflite", "profile_for_flash", "SUPPORTED_OPS",
+    "LayerRow", "Profile", "profile_spec", "profile_tflite", "profile_for_budget", "SUPPORTED_OPS",
 ]  # fmt: skip
 
 # Ops whose TFLM reference kernels' arena use is replayed exactly (nas/_tflm_arena.py).
@@ -285,20 +289,24 @@ def profile_spec(spec: object) -> Profile:
     return _profile(g, _tflite_estimate(g), estimated=True)
 
 
-def profile_for_flash(spec: object, flash_bytes: int | None) -> Profile:
+def profile_for_budget(spec: object, budget: Budget) -> Profile:
     """`profile_spec`, with the .tflite size made exact where the estimate cannot decide.
 
-    When the estimate breaks `flash_bytes` but the file itself may not (ESTIMATE_SLACK), the
-    spec is converted untrained, with trained-like constants: the file's bytes depend on
-    shapes and names, not on weight values, so this is the trained model's size (a few
-    seconds, TensorFlow imported). Without it a hand design a few hundred bytes under the
-    limit would be rejected before training.
+    When flash is the only bound of `budget` the estimate breaks and the file itself may be
+    within it (ESTIMATE_SLACK), the spec is converted untrained, with trained-like constants:
+    the file's bytes depend on shapes and names, not on weight values, so this is the trained
+    model's size (a few seconds, TensorFlow imported). Without it a hand design a few hundred
+    bytes under the limit would be rejected before training.
     """
+    from nas.boards import figures
+
     p = profile_spec(spec)
+    over = {key for key, (value, limit) in budget.bounded(**figures(p)).items() if value > limit}
+    if over != {"flash"}:
+        return p  # within budget, or over it on another bound whatever the file's size
+    assert budget.flash_bytes is not None
     ratio, slack = ESTIMATE_SLACK
-    if flash_bytes is None or p.tflite_bytes <= flash_bytes:
-        return p
-    if (p.tflite_bytes - slack) / ratio > flash_bytes:
+    if (p.tflite_bytes - slack) / ratio > budget.flash_bytes:
         return p  # over the limit even at the estimate's loosest
     return replace(p, tflite_bytes=_converted_bytes(spec), tflite_estimated=False)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from nas.boards import BOUNDS, Budget, figures
 from nas.errors import TinyzooError
-from nas.profile import Profile, profile_for_flash, profile_spec
+from nas.profile import Profile, profile_for_budget
 from searchspaces import ArchSpec, Space
 from searchspaces._registry import Geometry
 
@@ -96,7 +96,7 @@ def pareto_front(cands: list[Candidate]) -> list[Candidate]:
 def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     """Fail before any training when even the space's smallest member breaks the budget."""
     smallest = space.smallest(geometry)
-    p = _profile(smallest, budget)
+    p = profile_for_budget(smallest, budget)
     reasons = budget.violations(**figures(p))
     if reasons:
         ms = budget.latency_ms(p.macs, len(p.layers))
@@ -216,7 +216,7 @@ def run_study(
 
     def objective(trial: optuna.Trial) -> Any:
         spec = space.decode(space.sample(trial, geometry), geometry)
-        p = _profile(spec, budget)
+        p = profile_for_budget(spec, budget)
         trial.set_user_attr("arch", str(spec))
         trial.set_user_attr("worker", worker)
         trial.set_user_attr("process", PROCESS)
@@ -296,18 +296,10 @@ def run_study(
     )
 
 
-def _profile(spec: ArchSpec, budget: Budget) -> Profile:
-    """`profile_spec`, with the .tflite bytes made exact (`profile_for_flash`) when flash is
-    the only bound the estimate breaks: no conversion for a model that fails anyway."""
-    p = profile_spec(spec)
-    over = {key for key, (value, limit) in budget.bounded(**figures(p)).items() if value > limit}
-    return profile_for_flash(spec, budget.flash_bytes) if over == {"flash"} else p
-
-
 def _seed_trial(space: Space, geometry: Geometry, budget: Budget) -> dict[str, Any] | None:
     """The first of the space's hand-designed members (`Space.seeds`) that fits."""
     for params in space.seeds(geometry):
-        p = _profile(space.decode(params, geometry), budget)
+        p = profile_for_budget(space.decode(params, geometry), budget)
         if not budget.violations(**figures(p)):
             return params
     return None

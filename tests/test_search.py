@@ -6,7 +6,7 @@ import pytest
 
 from nas.boards import Budget, budget_for, get_board
 from nas.errors import TinyzooError
-from nas.profile import profile_for_flash, profile_spec
+from nas.profile import profile_for_budget, profile_spec
 from nas.search import check_feasible, run_study
 from searchspaces import ArchSpec, get_space, list_spaces
 
@@ -230,9 +230,10 @@ def test_a_model_the_estimate_puts_over_the_flash_limit_is_converted_before_it_i
     from nas.train import train
 
     limit = 21_908
+    budget = budget_for(None, max_flash=limit, max_macs=1_208_384)
     spec = ArchSpec.parse("r49x10x1_c3s1c32_ds3s2c32_" + "ds3s1c32_" * 3 + "gap_fc12")
     assert profile_spec(spec).tflite_bytes > limit  # the estimate alone would reject it
-    p = profile_for_flash(spec, limit)
+    p = profile_for_budget(spec, budget)
     assert not p.tflite_estimated and p.tflite_bytes <= limit
     # The exact figure is the trained model's .tflite, to the byte.
     data = load_task("kws").subset(240, seed=0)
@@ -241,9 +242,8 @@ def test_a_model_the_estimate_puts_over_the_flash_limit_is_converted_before_it_i
     ).model
     assert len(convert_int8(model, data.x_train[:16])) == p.tflite_bytes
     # So the speech search's first trial is that DS-CNN, scaled by width to fit.
-    budget = budget_for(None, max_flash=limit, max_macs=1_208_384)
     seed = _seed_trial(get_space("dscnn"), data.geometry(), budget)
     assert seed is not None and str(get_space("dscnn").decode(seed, data.geometry())) == str(spec)
     # A model over the limit even at the estimate's loosest is not converted.
     far = ArchSpec.parse("r49x10x1_c3s2c64_" + "ds3s1c64_" * 4 + "gap_fc12")
-    assert profile_for_flash(far, limit).tflite_estimated
+    assert profile_for_budget(far, budget_for(None, max_flash=limit)).tflite_estimated
