@@ -41,32 +41,37 @@ class Parts:
     """Where a .tflite's bytes go."""
 
     total: int
-    data: int  # constant buffers: int8 weights, int32 biases, shapes
+    data: int  # constant tensors: int8 weights, int32 biases, shapes
     quant: int  # quantization tables: 4 B scale + 8 B zero point per channel
     names: int  # tensor names (the converter joins every fused layer's name)
 
     @property
-    def rest(self) -> int:
+    def rest(self) -> int:  # flatbuffer tables, metadata, padding
         return self.total - self.data - self.quant - self.names
 
 
 def parts(tflite: bytes) -> Parts:
-    from nas._tflite import _schema
+    from nas._tflite import read_tflite
 
-    m = _schema().ModelT.InitFromPackedBuf(tflite, 0)
-    tensors = [t for g in m.subgraphs for t in g.tensors]
-    data = sum(len(b.data) for b in m.buffers if b.data is not None)
-    channels = sum(
-        len(t.quantization.scale)
-        for t in tensors
-        if t.quantization and t.quantization.scale is not None
+    t = read_tflite(tflite).tensors
+    return Parts(
+        len(tflite),
+        sum(x.nbytes for x in t if x.is_constant),
+        sum(4 * x.n_scales + 8 * x.n_zero_points for x in t),
+        sum(len(x.name.encode()) for x in t),
     )
-    names = sum(len(t.name or b"") for t in tensors)
-    return Parts(len(tflite), data, 12 * channels, names)
 
 
-def ds_cnn(width: int) -> str:
-    return f"r49x10x1_c3s2c{width}" + f"_ds3s1c{width}" * 4 + "_gap_fc12"
+@dataclass(frozen=True)
+class Row:
+    name: str
+    arch: str
+    acc: list[float]  # int8 test accuracy per seed
+    parts: Parts
+    macs: int
+    params: int
+    arena: int
+    seconds: float  # median per seed
 
 
 def main() -> None:
@@ -79,17 +84,21 @@ def main() -> None:
 
     from nas.compress import Compress
     from nas.profile import profile_tflite
-    from searchspaces import ArchSpec
+    from searchspaces import ArchSpec, get_space
+    from searchspaces.dscnn import _ds_cnn
 
-    widths = [int(w) for w in args.widths.split(",")]
-    archs = [(f"DS-CNN {w}", ds_cnn(w)) for w in widths]
-    archs += [("searched", a) for a in args.arch.split(",") if a]
     store = "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-frontier-") + "/mlflow.db"
     base = prepare("kws", store)
     epochs = args.epochs or base.recipe.final_epochs
-    rows = []
-    for name, arch in archs:
-        p = replace(base, spec=ArchSpec.parse(arch))
+    space, g = get_space("dscnn"), base.data.geometry()
+    archs = [
+        (f"DS-CNN {w}", space.decode(_ds_cnn(g, w, 4, w), g))
+        for w in (int(w) for w in args.widths.split(","))
+    ]
+    archs += [("searched", ArchSpec.parse(a)) for a in args.arch.split(",") if a]
+    rows: list[Row] = []
+    for name, spec in archs:
+        p = replace(base, spec=spec)
         acc, secs, out = [], [], None
         for seed in range(args.seeds):
             t0 = time.monotonic()
@@ -99,11 +108,11 @@ def main() -> None:
             print(f"{name} seed {seed}: int8 test {acc[-1]:.4f}, .tflite {len(out.tflite):,} B "
                   f"({secs[-1]:.0f} s)", flush=True)  # fmt: skip
         assert out is not None
-        v = out.verification
-        rows.append((name, arch, acc, parts(out.tflite), profile_tflite(out.tflite),
-                     max(v.arena_bytes, v.recorded_total), statistics.median(secs)))  # fmt: skip
+        v, prof = out.verification, profile_tflite(out.tflite)
+        rows.append(Row(name, str(spec), acc, parts(out.tflite), prof.macs, prof.params,
+                        max(v.arena_bytes, v.recorded_total), statistics.median(secs)))  # fmt: skip
 
-    ref_acc, ref_parts, ref_prof = rows[0][2], rows[0][3], rows[0][4]
+    ref = rows[0]
     command = " ".join([".venv/bin/python bench/kws_frontier.py", *sys.argv[1:]])
     lines = [
         f"## kws: accuracy against flash, {epochs} epochs",
@@ -115,38 +124,40 @@ def main() -> None:
         f"PTQ loses > 0.5 points on validation). The .tflite split: constant data (int8 weights, "
         f"int32 biases), quantization tables (12 B per channel: float32 scale, int64 zero "
         f"point), tensor names, and the rest (flatbuffer tables, metadata). The goal line: half "
-        f"the {rows[0][0]}'s .tflite ({ref_parts.total // 2:,} B) and MACs "
-        f"({ref_prof.macs // 2:,}).",
+        f"the {ref.name}'s .tflite ({ref.parts.total // 2:,} B) and MACs ({ref.macs // 2:,}).",
         "",
         "| model | int8 test % | .tflite B | x ref | data B | quant tables B | names B | rest B "
         "| MACs | x ref | params | TFLM arena B | median s | architecture |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, arch, acc, pt, prof, arena, s in rows:
+    for r in rows:
+        pt = r.parts
         lines.append(
-            f"| {name} | {_mean_sd(acc)} | {pt.total:,} | {pt.total / ref_parts.total:.2f} | "
-            f"{pt.data:,} | {pt.quant:,} | {pt.names:,} | {pt.rest:,} | {prof.macs:,} | "
-            f"{prof.macs / ref_prof.macs:.2f} | {prof.params:,} | {arena:,} | {s:.0f} | `{arch}` |"
+            f"| {r.name} | {_mean_sd(r.acc)} | {pt.total:,} | {pt.total / ref.parts.total:.2f} | "
+            f"{pt.data:,} | {pt.quant:,} | {pt.names:,} | {pt.rest:,} | {r.macs:,} | "
+            f"{r.macs / ref.macs:.2f} | {r.params:,} | {r.arena:,} | {r.seconds:.0f} | `{r.arch}` |"
         )
     within = [
-        r for r in rows[1:] if 2 * r[3].total <= ref_parts.total and 2 * r[4].macs <= ref_prof.macs
+        r for r in rows[1:] if 2 * r.parts.total <= ref.parts.total and 2 * r.macs <= ref.macs
     ]
     lines.append("")
     if within:
-        best = max(within, key=lambda r: statistics.mean(r[2]))
-        gap = 100 * (statistics.mean(best[2]) - statistics.mean(ref_acc))
+        best = max(within, key=lambda r: statistics.mean(r.acc))
+        gap = 100 * (statistics.mean(best.acc) - statistics.mean(ref.acc))
         lines.append(
-            f"- Within half the reference's .tflite and MACs the best is {best[0]} "
-            f"(`{best[1]}`): {_mean_sd(best[2])} %, {gap:+.2f} points from the reference's "
-            f"{_mean_sd(ref_acc)} %."
+            f"- Within half the reference's .tflite and MACs the best is {best.name} "
+            f"(`{best.arch}`): {_mean_sd(best.acc)} %, {gap:+.2f} points from the reference's "
+            f"{_mean_sd(ref.acc)} %."
         )
     else:
         lines.append("- Nothing measured fits half the reference's .tflite and MACs.")
-    fixed = 1 - ref_parts.data / ref_parts.total
+
+    def fixed(r: Row) -> float:  # percent of the file that is not constant data
+        return 100 * (1 - r.parts.data / r.parts.total)
+
     lines.append(
-        f"- Quantization tables, names and the rest are {100 * fixed:.0f} % of the reference's "
-        f".tflite and {100 * (1 - rows[-1][3].data / rows[-1][3].total):.0f} % of the last "
-        f"model's ({rows[-1][0]})."
+        f"- Quantization tables, names and the rest are {fixed(ref):.0f} % of the reference's "
+        f".tflite and {fixed(rows[-1]):.0f} % of the last model's ({rows[-1].name})."
     )
     write_section(f"kws-frontier-{epochs}", "\n".join(lines))
     print("\n".join(lines))
