@@ -1,6 +1,7 @@
 """Where issue 5's kws goal sits: int8 accuracy against .tflite bytes, the DS-CNN narrowed.
 
     .venv/bin/python bench/kws_frontier.py [--seeds 3] [--widths 64,32] [--arch A,B] [--epochs N]
+                                           [--jobs 2]
 
 The kws goal is the reference DS-CNN's int8 test accuracy at no more than half its .tflite
 bytes and MACs. This measures the curve it sits on: MLPerf Tiny's DS-CNN shape (a 3x3 stride-2
@@ -12,19 +13,23 @@ when PTQ loses more than 0.5 points of validation accuracy, TFLM's reference ker
 960 test clips. Each .tflite is split
 into constant data (int8 weights, int32 biases), quantization tables (a float32 scale and an
 int64 zero point per channel) and the rest (flatbuffer tables, tensor names, metadata): the
-parts that do not shrink with the weights. Writes section kws-frontier-<epochs> of
+parts that do not shrink with the weights. With --jobs N, N trainings (one model, one seed
+each) run side by side in their own processes. Writes section kws-frontier-<epochs> of
 docs/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -74,43 +79,92 @@ class Row:
     seconds: float  # median per seed
 
 
+@dataclass(frozen=True)
+class Trained:
+    """One model at one seed through the final recipe."""
+
+    acc: float  # int8 test accuracy
+    tflite: bytes
+    arena: int  # TFLM arena: the larger of the planned and the recorded figure
+    seconds: float
+
+
+_BASE: Any = None  # this process's data and teacher, loaded once
+
+
+def _prepared() -> Any:
+    global _BASE
+    if _BASE is None:  # each process its own MLflow store: no shared SQLite between workers
+        _BASE = prepare("kws", "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-frontier-")
+                        + "/mlflow.db")  # fmt: skip
+    return _BASE
+
+
+def _train(arch: str, seed: int, epochs: int) -> Trained:
+    from nas.compress import Compress
+    from searchspaces import ArchSpec
+
+    t0 = time.monotonic()
+    p = replace(_prepared(), spec=ArchSpec.parse(arch))
+    out = _chain(p, seed, epochs, True, Compress(baseline=False))
+    v = out.verification
+    return Trained(float(v.int8_accuracy or 0.0), out.tflite, max(v.arena_bytes, v.recorded_total),
+                   time.monotonic() - t0)  # fmt: skip
+
+
+def _report(name: str, seed: int, t: Trained) -> Trained:
+    print(f"{name} seed {seed}: int8 test {t.acc:.4f}, .tflite {len(t.tflite):,} B "
+          f"({t.seconds:.0f} s)", flush=True)  # fmt: skip
+    return t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--widths", default="64,32", help="DS-CNN widths; the first is the reference")
     ap.add_argument("--arch", default=SEARCHED, help="more architectures, comma-separated")
     ap.add_argument("--epochs", type=int, help="final epochs (default: the kws recipe's)")
+    ap.add_argument("--jobs", type=int, default=1, help="trainings run side by side")
     args = ap.parse_args()
+    if args.jobs < 1:
+        ap.error(f"--jobs must be 1 or more, got {args.jobs}")
 
-    from nas.compress import Compress
     from nas.profile import profile_tflite
     from searchspaces import ArchSpec, get_space
     from searchspaces.dscnn import _ds_cnn
 
-    store = "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-frontier-") + "/mlflow.db"
-    base = prepare("kws", store)
+    base = _prepared()
     epochs = args.epochs or base.recipe.final_epochs
     space, g = get_space("dscnn"), base.data.geometry()
     archs = [
-        (f"DS-CNN {w}", space.decode(_ds_cnn(g, w, 4, w), g))
+        (f"DS-CNN {w}", str(space.decode(_ds_cnn(g, w, 4, w), g)))
         for w in (int(w) for w in args.widths.split(","))
     ]
-    archs += [("searched", ArchSpec.parse(a)) for a in args.arch.split(",") if a]
+    extra = [a for a in args.arch.split(",") if a]
+    archs += [("searched" if a == SEARCHED else f"--arch {i + 1}", str(ArchSpec.parse(a)))
+              for i, a in enumerate(extra)]  # fmt: skip
+    jobs = [(name, arch, seed) for name, arch in archs for seed in range(args.seeds)]
+    done: dict[tuple[str, int], Trained] = {}
+    if args.jobs > 1:  # each process loads the data and teacher once, then trains its share
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+            futures: dict[Future[Trained], tuple[str, str, int]] = {
+                pool.submit(_train, arch, seed, epochs): (name, arch, seed)
+                for name, arch, seed in jobs
+            }
+            for f in as_completed(futures):
+                name, arch, seed = futures[f]
+                done[arch, seed] = _report(name, seed, f.result())
+    else:
+        for name, arch, seed in jobs:
+            done[arch, seed] = _report(name, seed, _train(arch, seed, epochs))
     rows: list[Row] = []
-    for name, spec in archs:
-        p = replace(base, spec=spec)
-        acc, secs, out = [], [], None
-        for seed in range(args.seeds):
-            t0 = time.monotonic()
-            out = _chain(p, seed, epochs, True, Compress(baseline=False))
-            secs.append(time.monotonic() - t0)
-            acc.append(float(out.verification.int8_accuracy or 0.0))
-            print(f"{name} seed {seed}: int8 test {acc[-1]:.4f}, .tflite {len(out.tflite):,} B "
-                  f"({secs[-1]:.0f} s)", flush=True)  # fmt: skip
-        assert out is not None
-        v, prof = out.verification, profile_tflite(out.tflite)
-        rows.append(Row(name, str(spec), acc, parts(out.tflite), prof.macs, prof.params,
-                        max(v.arena_bytes, v.recorded_total), statistics.median(secs)))  # fmt: skip
+    for name, arch in archs:
+        runs = [done[arch, seed] for seed in range(args.seeds)]
+        last, prof = runs[-1], profile_tflite(runs[-1].tflite)
+        rows.append(Row(name, arch, [r.acc for r in runs], parts(last.tflite), prof.macs,
+                        prof.params, last.arena,
+                        statistics.median(r.seconds for r in runs)))  # fmt: skip
 
     ref = rows[0]
     command = " ".join([".venv/bin/python bench/kws_frontier.py", *sys.argv[1:]])
