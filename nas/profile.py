@@ -264,16 +264,17 @@ def _profile(model: TfliteModel, tflite_bytes: int, estimated: bool) -> Profile:
 def _tflite_estimate(model: TfliteModel) -> int:
     """Upper-bound .tflite size for a spec's graph, before conversion.
 
-    Fitted on converted, trained-like models of the dscnn space: the file is the constant data
-    (each buffer padded to at most 16 bytes) and 12 bytes per quantization channel (float32
-    scale, int64 zero point), plus flatbuffer tables that grow by 180 B per tensor (shape,
-    the converter's fused layer names, buffer entry) and 88 B per op; 260 B is the rest, and
+    Fitted on converted, trained-like models of the dscnn and mbv2 spaces, stripped of names
+    as `nas.quantize.convert_int8` leaves them: the file is the constant data (each buffer
+    padded to at most 16 bytes) and 12 bytes per quantization channel (float32 scale, int64
+    zero point), plus flatbuffer tables that grow by 67 B per tensor (shape, quantization and
+    buffer entries) and 99 B per op; 605 B is the rest (a least-squares fit within 25 B), and
     256 B of slack keeps it an upper bound; tests/test_profile.py holds it within
     ESTIMATE_SLACK of the converted file.
     """
-    n = 260 + 256 + 88 * len(model.ops)
+    n = 605 + 256 + 99 * len(model.ops)
     for x in model.tensors:
-        n += 180 + 12 * x.n_scales
+        n += 67 + 12 * x.n_scales
         if x.is_constant:
             n += x.nbytes + 16
     return n
@@ -294,9 +295,9 @@ def profile_for_budget(spec: object, budget: Budget) -> Profile:
 
     When flash is the only bound of `budget` the estimate breaks and the file itself may be
     within it (ESTIMATE_SLACK), the spec is converted untrained, with trained-like constants:
-    the file's bytes depend on shapes and names, not on weight values, so this is the trained
-    model's size (a few seconds, TensorFlow imported). Without it a hand design a few hundred
-    bytes under the limit would be rejected before training.
+    the file's bytes depend on shapes, not on weight values, so this is the trained model's
+    size (a few seconds, TensorFlow imported). Without it a design a few bytes under the limit
+    would be rejected before training.
     """
     from nas.boards import figures
 

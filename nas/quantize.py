@@ -2,7 +2,10 @@
 
 Conversion goes Keras 3 -> SavedModel (`model.export`) -> TFLiteConverter.from_saved_model:
 `from_keras_model` breaks on Keras 3 models in TF 2.21, and `from_concrete_functions` fails
-int8 calibration (see shared REFERENCE).
+int8 calibration (see shared REFERENCE). The file is then stripped of the strings TFLM never
+reads (tensor names, the signature, the description), TF's own
+`flatbuffer_utils.strip_strings`: about 3 KB less flash for a kws DS-CNN, the same arena and
+the same outputs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "Verification",
     "convert_int8",
     "convert_and_verify",
+    "strip_strings",
     "measure_arena",
     "tflm_accuracy",
     "verify",
@@ -50,7 +54,18 @@ def convert_int8(model: Any, representative: np.ndarray) -> bytes:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         conv.inference_input_type = tf.int8
         conv.inference_output_type = tf.int8
-        return bytes(conv.convert())
+        return strip_strings(bytes(conv.convert()))
+
+
+def strip_strings(tflite: bytes) -> bytes:
+    """`tflite` without tensor names, signature and description: TFLM runs by tensor index
+    and never reads them; the operator codes and the converter's metadata stay."""
+    quiet_tensorflow()
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    flatbuffer_utils.strip_strings(model)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 @dataclass(frozen=True)

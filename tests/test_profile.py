@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,6 +155,35 @@ def test_residual_add_pools_and_softmax_are_exact() -> None:
     p = profile_tflite(tflite)
     assert {"ADD", "MAX_POOL_2D", "AVERAGE_POOL_2D", "SOFTMAX"} <= {r.op for r in p.layers}
     assert_tflm_figures(p, measure(tflite))
+
+
+@pytest.mark.slow
+def test_stripped_file_runs_the_same_in_the_same_arena() -> None:
+    """convert_int8 strips the strings TFLM never reads: a converter's file (names kept) and
+    the stripped one give TFLM's same outputs, arena and profile, in fewer bytes."""
+    from tflite_micro import runtime
+
+    from nas._tflite import read_tflite
+    from nas.quantize import measure_arena, strip_strings
+
+    named = (Path(__file__).parent / "data" / "tiny_int8.tflite").read_bytes()
+    stripped = strip_strings(named)
+    assert len(stripped) < len(named) and any(t.name for t in read_tflite(named).tensors)
+    assert not any(t.name for t in read_tflite(stripped).tensors)
+    assert measure_arena(stripped) == measure_arena(named)
+    a, b = profile_tflite(named), profile_tflite(stripped)
+    assert replace(a, tflite_bytes=0) == replace(b, tflite_bytes=0)
+    outputs = []
+    for tflite in (named, stripped):
+        ip = runtime.Interpreter.from_bytes(tflite, arena_size=a.arena_bytes)
+        shape = ip.get_input_details(0)["shape"]
+        rng, out = np.random.default_rng(0), []
+        for _ in range(8):
+            ip.set_input(rng.integers(-128, 128, shape, dtype=np.int8), 0)
+            ip.invoke()
+            out.append(ip.get_output(0).copy())
+        outputs.append(np.array(out))
+    assert np.array_equal(*outputs) and len(np.unique(outputs[0])) > 1
 
 
 def test_block_string_round_trip() -> None:
