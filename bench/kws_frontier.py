@@ -12,8 +12,8 @@ final epochs (or --epochs) distilled from teacher-kws (default T and alpha), int
 when PTQ loses more than 0.5 points of validation accuracy, TFLM's reference kernels over the
 960 test clips. Each .tflite is split
 into constant data (int8 weights, int32 biases), quantization tables (a float32 scale and an
-int64 zero point per channel) and the rest (flatbuffer tables, tensor names, metadata): the
-parts that do not shrink with the weights. With --jobs N, N trainings (one model, one seed
+int64 zero point per channel), tensor names (none since `convert_int8` strips them) and the
+rest (flatbuffer tables, metadata): the parts that do not shrink with the weights. With --jobs N, N trainings (one model, one seed
 each) run side by side in their own processes. Writes section kws-frontier-<epochs> of
 docs/RESULTS.md.
 """
@@ -48,7 +48,7 @@ class Parts:
     total: int
     data: int  # constant tensors: int8 weights, int32 biases, shapes
     quant: int  # quantization tables: 4 B scale + 8 B zero point per channel
-    names: int  # tensor names (the converter joins every fused layer's name)
+    names: int  # tensor names: 0 for files convert_int8 made (stripped)
 
     @property
     def rest(self) -> int:  # flatbuffer tables, metadata, padding
