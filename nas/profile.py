@@ -268,9 +268,9 @@ def _tflite_estimate(model: TfliteModel) -> int:
     as `nas.quantize.convert_int8` leaves them: the file is the constant data (each buffer
     padded to at most 16 bytes) and 12 bytes per quantization channel (float32 scale, int64
     zero point), plus flatbuffer tables that grow by 67 B per tensor (shape, quantization and
-    buffer entries) and 99 B per op; 605 B is the rest (a least-squares fit within 25 B), and
-    256 B of slack keeps it an upper bound; tests/test_profile.py holds it within
-    ESTIMATE_SLACK of the converted file.
+    buffer entries) and 99 B per op; 605 B is the rest (least squares on 19 models, within
+    25 B of each), and 256 B of slack keeps it an upper bound: 235 to 439 B over the file on
+    bench/profile.py's 90 models; tests/test_profile.py holds it within ESTIMATE_SLACK.
     """
     n = 605 + 256 + 99 * len(model.ops)
     for x in model.tensors:
