@@ -10,12 +10,11 @@ stem, four 3x3 depthwise-separable blocks; bench/compress.py's REFERENCES) at ea
 docs/RESULTS.md), each through the final recipe a search's winner gets: the kws recipe's
 final epochs (or --epochs) distilled from teacher-kws (default T and alpha), int8 PTQ, QAT
 when PTQ loses more than 0.5 points of validation accuracy, TFLM's reference kernels over the
-960 test clips. Each .tflite is split
-into constant data (int8 weights, int32 biases), quantization tables (a float32 scale and an
-int64 zero point per channel), tensor names (none since `convert_int8` strips them) and the
-rest (flatbuffer tables, metadata): the parts that do not shrink with the weights. With --jobs N, N trainings (one model, one seed
-each) run side by side in their own processes. Writes section kws-frontier-<epochs> of
-docs/RESULTS.md.
+960 test clips. Each .tflite is split into constant data (int8 weights, int32 biases),
+quantization tables (a float32 scale and an int64 zero point per channel), tensor names (none
+since `convert_int8` strips them) and the rest (flatbuffer tables, metadata): the parts that
+do not shrink with the weights. With --jobs N, N trainings (one model, one seed each) run side
+by side in their own processes. Writes section kws-frontier-<epochs> of docs/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -85,7 +84,7 @@ class Trained:
 
     acc: float  # int8 test accuracy
     tflite: bytes
-    arena: int  # TFLM arena: the larger of the planned and the recorded figure
+    arena: int  # Verification.arena
     seconds: float
 
 
@@ -108,8 +107,7 @@ def _train(arch: str, seed: int, epochs: int) -> Trained:
     p = replace(_prepared(), spec=ArchSpec.parse(arch))
     out = _chain(p, seed, epochs, True, Compress(baseline=False))
     v = out.verification
-    return Trained(float(v.int8_accuracy or 0.0), out.tflite, max(v.arena_bytes, v.recorded_total),
-                   time.monotonic() - t0)  # fmt: skip
+    return Trained(float(v.int8_accuracy or 0.0), out.tflite, v.arena, time.monotonic() - t0)
 
 
 def _report(name: str, seed: int, t: Trained) -> Trained:

@@ -156,7 +156,7 @@ def train_reference(
         options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
     )  # fmt: skip
     v, p = out.verification, profile_tflite(out.tflite)
-    arena = max(v.arena_bytes, v.recorded_total)
+    arena = v.arena
     broken = budget.violations(**figures(p, arena_bytes=arena))
     return Row(
         "reference", str(out.spec), v.int8_accuracy, arena, len(out.tflite), p.macs,

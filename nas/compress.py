@@ -104,7 +104,7 @@ def _int8_stage(key: str, name: str, spec: Any, tflite: bytes, v: Any, d: Any, s
     from nas.profile import profile_tflite
     from nas.quantize import tflm_accuracy
 
-    arena = max(v.arena_bytes, v.recorded_total)
+    arena = v.arena
     val = tflm_accuracy(tflite, d.x_val, d.y_val, v.arena_bytes) or 0.0
     return Stage(
         key, name, str(spec), "int8", val, float(v.int8_accuracy or 0.0), len(tflite), arena,

@@ -489,7 +489,7 @@ def _finalise(
     spec, tflite, v = out.spec, out.tflite, out.verification
     measured = profile_tflite(tflite)
     predicted = profile_spec(spec)
-    arena = max(v.arena_bytes, v.recorded_total)
+    arena = v.arena
     ops = len(measured.layers)
     reasons = budget.violations(**figures(measured, arena_bytes=arena))
     ms = budget.latency_ms(measured.macs, ops)

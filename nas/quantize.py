@@ -81,6 +81,11 @@ class Verification:
     output_scale: float
     output_zero_point: int
 
+    @property
+    def arena(self) -> int:
+        """The arena tinyzoo names: the larger of the smallest that allocates and the record."""
+        return max(self.arena_bytes, self.recorded_total)
+
 
 def _interpreter(tflite: bytes, arena_size: int) -> Any:
     from tflite_micro import runtime

@@ -139,7 +139,7 @@ def _train_and_register(
     with console.status("teacher: int8 conversion and TFLM verification"):
         tflite, v = convert_and_verify(res.model, d, seed)
     prof = profile_tflite(tflite)
-    arena = max(v.arena_bytes, v.recorded_total)
+    arena = v.arena
     console.print(
         f"teacher {spec}: val {res.val_accuracy:.4f} · float test {float_acc:.4f} · "
         f"int8 test {v.int8_accuracy:.4f}"
