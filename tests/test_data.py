@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from nas.data import TASKS, Dataset, load_task, resize_bilinear
+from nas.data._augment import shift_flip
 from nas.data._dataset import stratified_split
 from nas.data.digits import load_digits
 from nas.data.fashion import FILES, find_debian_dir, load_fashion, read_idx
@@ -118,6 +119,41 @@ def test_fashion_resolution_and_recipe() -> None:
         ds.at_resolution(14)
     with pytest.raises(TinyzooError, match="already resized"):
         small.at_resolution(16)
+
+
+def test_shift_flip_moves_mirrors_and_keeps_every_pixel_it_can() -> None:
+    x = np.random.default_rng(0).random((64, 12, 10, 1)).astype(np.float32)
+    same = shift_flip(x, np.random.default_rng(3), shift=0)
+    kept = [np.array_equal(s, i) for s, i in zip(same, x, strict=True)]
+    mirrored = [np.array_equal(s, i[:, ::-1]) for s, i in zip(same, x, strict=True)]
+    assert all(k or m for k, m in zip(kept, mirrored, strict=True))
+    assert 16 < sum(mirrored) < 48  # about half, never all or none
+    out = shift_flip(x, np.random.default_rng(3))
+    assert out.shape == x.shape and out.dtype == np.float32
+    np.testing.assert_array_equal(out, shift_flip(x, np.random.default_rng(3)))
+    for o, i in zip(out, x, strict=True):  # each output is a shifted (maybe mirrored) input
+        found = False
+        for src in (i, i[:, ::-1]):
+            for dy in range(-2, 3):
+                for dx in range(-2, 3):
+                    ref = np.zeros_like(src)
+                    ref[max(dy, 0) : 12 + min(dy, 0), max(dx, 0) : 10 + min(dx, 0)] = src[
+                        max(-dy, 0) : 12 + min(-dy, 0), max(-dx, 0) : 10 + min(-dx, 0)
+                    ]
+                    found = found or np.array_equal(o, ref)
+        assert found
+    assert not np.array_equal(out, same)
+
+
+def test_each_task_names_its_augmentation() -> None:
+    digits = load_task("digits")
+    assert digits.augmentation == "none" and digits.augment is None  # a mirrored 2 is no 2
+
+
+@needs_fashion
+def test_fashion_trains_on_shifted_mirrored_images() -> None:
+    ds = load_task("fashion")
+    assert ds.augment is shift_flip and ds.at_resolution(20).augment is shift_flip
 
 
 def _write_idx(path: Path, magic: int, payload: bytes, dims: tuple[int, ...]) -> None:

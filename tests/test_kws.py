@@ -76,6 +76,7 @@ def test_the_kws_task_is_balanced_cached_and_matches_its_geometry(
 
     d = load_task("kws")
     assert d.labels == ("silence", "unknown", *kws.KEYWORDS)
+    assert d.augmentation == "spec_augment" and d.augment is kws.spec_augment
     assert d.x_train.shape[1:] == (49, 10, 1)
     for y, n in ((d.y_train, 400), (d.y_val, 80), (d.y_test, 80)):
         assert np.bincount(y, minlength=12).tolist() == [n] * 12
@@ -134,6 +135,7 @@ def test_a_speech_commands_folder_gets_the_twelve_classes_and_its_lists(tmp_path
     (tmp_path / "testing_list.txt").write_text("\n".join(words[1::3]))
     d = load_task("kws", data_dir=tmp_path)
     assert d.labels == kws.LABELS
+    assert d.augment is kws.spec_augment  # a user's recordings get the same augmentation
     # Silence (1 s slices of the background noise, in no list) is shared out like the words.
     assert [(y == 0).sum() for y in (d.y_train, d.y_val, d.y_test)] == [1, 1, 1]
     assert len(d.y_val) == len(words[0::3]) + 1 and len(d.y_test) == len(words[1::3]) + 1

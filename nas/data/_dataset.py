@@ -17,6 +17,30 @@ if TYPE_CHECKING:
 
 __all__ = ["Dataset", "make_dataset", "stratified_split"]
 
+
+def _spec_augment() -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    from nas.data.kws import spec_augment
+
+    return spec_augment
+
+
+def _shift_flip() -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    from nas.data._augment import shift_flip
+
+    return shift_flip
+
+
+# Name -> the function (imported on use). "spec_augment": time shifts and masks of MFCC maps;
+# "shift_flip": shifts of up to 2 pixels and left-right mirroring, for garments (a mirrored
+# digit or letter is another symbol, so digits and a user's image folders get "none").
+AUGMENTATIONS: dict[
+    str, Callable[[], Callable[[np.ndarray, np.random.Generator], np.ndarray] | None]
+] = {
+    "none": lambda: None,
+    "spec_augment": _spec_augment,
+    "shift_flip": _shift_flip,
+}
+
 RESIZE_RECIPE = "bilinearly (half-pixel centres, no antialiasing; tf.image.resize 'bilinear')"
 
 
@@ -46,6 +70,8 @@ class Dataset:
     base_recipe: str = dataclasses.field(default="", repr=False)
     # Width of a non-square input that is never resized (kws: 49 frames x 10 MFCC); None: square.
     native_width: int | None = None
+    # Per-epoch augmentation of full trainings, by name (AUGMENTATIONS): the loader's choice.
+    augmentation: str = "none"
 
     @property
     def size(self) -> int:
@@ -82,13 +108,8 @@ class Dataset:
     @property
     def augment(self) -> Callable[[np.ndarray, np.random.Generator], np.ndarray] | None:
         """Per-epoch augmentation for full trainings (the final one, fine-tuning, teachers; proxy
-        trials train without): SpecAugment-style time shifts and masks for MFCC maps (inputs of
-        fixed width), none for images."""
-        if self.native_width is None:
-            return None
-        from nas.data.kws import spec_augment
-
-        return spec_augment
+        trials train without), or None: `AUGMENTATIONS[self.augmentation]`."""
+        return AUGMENTATIONS[self.augmentation]()
 
     def at_resolution(self, size: int) -> Dataset:
         """All three splits resized to `size` with `resize_bilinear`; `self` if already that size.
@@ -180,8 +201,12 @@ def make_dataset(
     resolutions: tuple[int, ...],
     description: str,
     base_recipe: str,
+    augmentation: str | None = None,
 ) -> Dataset:
-    """Assemble a Dataset from one pool and split indices (train, val[, test])."""
+    """Assemble a Dataset from one pool and split indices (train, val[, test]).
+
+    `augmentation` names an entry of AUGMENTATIONS; by default "spec_augment" for inputs of
+    fixed, non-square shape (MFCC maps) and "none" for images."""
     x = np.asarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     if x_test is None or y_test is None:
@@ -203,4 +228,5 @@ def make_dataset(
         resolutions=resolutions,
         description=description,
         base_recipe=base_recipe,
+        augmentation=augmentation or ("none" if x.shape[2] == x.shape[1] else "spec_augment"),
     )

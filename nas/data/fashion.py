@@ -137,4 +137,5 @@ def load_fashion(directory: Path | None = None) -> Dataset:
             f"{len(ytr)} training images, test = the {len(yte)} official test images."
         ),
         base_recipe="uint8 pixels / 255.0 as float32",
+        augmentation="shift_flip",
     )
