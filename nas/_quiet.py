@@ -30,7 +30,8 @@ def capture_fd(fd: int = 2) -> Iterator[list[str]]:
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow with its C++ notices (absl, CUDA probing, oneDNN) swallowed."""
+    """Import TensorFlow (Keras' default backend here) with its C++ notices (absl, CUDA probing,
+    oneDNN) swallowed."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
@@ -38,7 +39,9 @@ def quiet_tensorflow() -> None:
     import logging
     import warnings
 
-    if "tensorflow" not in sys.modules:
+    # Another backend (KERAS_BACKEND=jax, say, on a machine with a GPU and no TensorFlow) can
+    # train and evaluate; converting to .tflite still needs TensorFlow.
+    if os.environ["KERAS_BACKEND"] == "tensorflow" and "tensorflow" not in sys.modules:
         # These are written to fd 2 at import time, past TF_CPP_MIN_LOG_LEVEL.
         with capture_fd(2):
             import tensorflow  # noqa: F401

@@ -1,0 +1,157 @@
+"""What per-epoch augmentation buys: float test accuracy per model, with and without.
+
+    .venv/bin/python bench/augment.py [--task kws|fashion] [--epochs 40[,120]] [--seeds 1]
+                                      [--jobs 1]
+
+Trains each model of the task below with and without the task's augmentation
+(`Dataset.augment`: kws `nas.data.kws.spec_augment`, fashion `nas.data._augment.shift_flip`),
+for each number of epochs in --epochs, with the task's final recipe (batch size; nas.train's
+Adam and cosine schedule; the best validation epoch kept), and reports float validation and
+test accuracy. With --jobs N, N trainings run side by side, each in its own process.
+
+The models. kws: MLPerf Tiny's DS-CNN (bench/compress.py's reference), the dscnn space's
+widest member (the kws teacher before this measurement) and the DS-CNN at 128 channels (the
+kws teacher now, `Space.teacher`): does augmentation help the students, and which teacher is
+stronger than the students it teaches. fashion: the dscnn space's widest member (the fashion
+teacher's architecture, inside the 64,000 B budget of bench/search.py's fashion setting) and
+that setting's MobileNetV1-0.25 reference: how far augmentation and epochs go toward the
+setting's 92.5 % goal.
+
+Float only, so it also runs on Keras's other backends: `KERAS_BACKEND=jax` trains on a GPU
+where JAX and Keras are installed and TensorFlow is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._results import seeds_text, write_section  # noqa: E402
+
+AUGMENTATION_NAMES = {"kws": "SpecAugment", "fashion": "shift and mirror"}
+SECTION_TITLES = {"kws": "kws: augmentation and the teacher", "fashion": "fashion: augmentation"}
+
+
+def models(task: str, data: Any) -> dict[str, str]:
+    from bench.compress import REFERENCES
+    from searchspaces import get_space
+
+    space, g = get_space("dscnn"), data.geometry()
+    if task == "kws":
+        return {
+            "DS-CNN (reference)": REFERENCES["kws"],
+            "dscnn widest (old teacher)": str(space.widest(g)),
+            "DS-CNN x2 (teacher)": str(space.teacher(g)),
+        }
+    from bench.search import SETTINGS, image_reference
+    from nas.boards import budget_for
+
+    budget = budget_for(None, **SETTINGS["fashion"].limits)
+    return {
+        "dscnn widest (teacher)": str(space.widest(g)),
+        "MobileNetV1-0.25 (reference)": str(image_reference(get_space("mbv1"), g, budget)),
+    }
+
+
+def _train(task: str, arch: str, augment: bool, epochs: int, seed: int) -> tuple[float, ...]:
+    from nas.data import load_task
+    from nas.pipeline import RECIPES
+    from nas.train import accuracy, train
+    from searchspaces import ArchSpec
+
+    spec = ArchSpec.parse(arch)
+    d = load_task(task)
+    d = d.at_resolution(spec.input_shape[0]) if d.native_width is None else d
+    t0 = time.monotonic()
+    res = train(
+        spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
+        batch_size=RECIPES[task].batch_size, augment=d.augment if augment else None,
+    )  # fmt: skip
+    secs = time.monotonic() - t0
+    test = accuracy(res.model, d.x_test, d.y_test)
+    best_epoch = int(np.argmax(res.history)) + 1
+    return res.val_accuracy, test, secs, best_epoch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", choices=sorted(AUGMENTATION_NAMES), default="kws")
+    ap.add_argument("--epochs", default="40", help="comma-separated, e.g. 30,60")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=1, help="trainings run side by side")
+    args = ap.parse_args()
+    try:
+        epochs_list = [int(e) for e in args.epochs.split(",")]
+    except ValueError:
+        ap.error(f"--epochs takes whole numbers separated by commas, got {args.epochs!r}")
+    if min(epochs_list) < 1 or args.seeds < 1 or args.jobs < 1:
+        ap.error("--epochs, --seeds and --jobs must be 1 or more")
+
+    from nas.data import load_task
+
+    data = load_task(args.task)
+    names = models(args.task, data)
+    jobs = [
+        (name, aug, ep, seed)
+        for name in names
+        for aug in (False, True)
+        for ep in epochs_list
+        for seed in range(args.seeds)
+    ]
+    results: dict[tuple[str, bool, int, int], tuple[float, ...]] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+        futures = {job: pool.submit(_train, args.task, names[job[0]], *job[1:]) for job in jobs}
+        for (name, aug, ep, seed), fut in futures.items():
+            v, t, sec, b = results[(name, aug, ep, seed)] = fut.result()
+            print(f"{name} augment={aug} {ep} epochs seed {seed}: val {v:.4f} test {t:.4f} "
+                  f"(best epoch {b:.0f}, {sec:.0f} s)", flush=True)  # fmt: skip
+
+    def pm(xs: list[float]) -> str:
+        from bench.compress import _mean_sd
+
+        return _mean_sd(xs) if len(xs) > 1 else f"{100 * xs[0]:.2f}"
+
+    from nas.pipeline import RECIPES
+
+    command = " ".join([".venv/bin/python bench/augment.py", *sys.argv[1:]])
+    aug_name = AUGMENTATION_NAMES[args.task]
+    lines = [
+        f"## {SECTION_TITLES[args.task]}",
+        "",
+        f"`{command}`",
+        "",
+        f"Float accuracy, batch {RECIPES[args.task].batch_size}, {seeds_text(args.seeds)} "
+        f"(mean ± sd where more than one), on {len(data.y_val):,} validation and "
+        f"{len(data.y_test):,} test examples; {args.jobs} training(s) side by side.",
+        "",
+        f"| model | {aug_name} | epochs | val % | test % | best epoch (median) | "
+        "median s per training | architecture |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, arch in names.items():
+        for aug in (False, True):
+            for ep in epochs_list:
+                rs = [results[(name, aug, ep, s)] for s in range(args.seeds)]
+                val, test = [r[0] for r in rs], [r[1] for r in rs]
+                secs, best = [r[2] for r in rs], [r[3] for r in rs]
+                lines.append(
+                    f"| {name} | {'yes' if aug else 'no'} | {ep} | {pm(val)} | {pm(test)} | "
+                    f"{np.median(best):.0f} | {np.median(secs):.0f} | `{arch}` |"
+                )
+    write_section(f"{args.task}-augment", "\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
