@@ -607,6 +607,7 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "trials": out["trials"],
             "finalist_rank": out["rank"],
             "final_epochs": out["recipe"].final_epochs,
+            "augmentation": d.augmentation,  # of full trainings (nas.data AUGMENTATIONS)
             "proxy_samples": out["recipe"].proxy_samples,
             "proxy_epochs": out["recipe"].proxy_epochs,
             "teacher": out["distil"].teacher.entry.ref if out["distil"].teacher else "none",

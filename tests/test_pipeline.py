@@ -37,6 +37,7 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
 
     run = make_client(tracking_uri).get_run(entry.run_id).data
     params = run.params
+    assert params["augmentation"] == "none"  # digits: a mirrored digit is another symbol
     assert (params["teacher"], params["temperature"], params["alpha"]) == (
         "teacher-digits/1",
         str(DEFAULT_TEMPERATURE),
