@@ -29,7 +29,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,6 +40,13 @@ from bench._results import seeds_text, write_section  # noqa: E402
 
 AUGMENTATION_NAMES = {"kws": "SpecAugment", "fashion": "shift and mirror"}
 SECTION_TITLES = {"kws": "kws: augmentation and the teacher", "fashion": "fashion: augmentation"}
+
+
+class Run(NamedTuple):
+    val: float
+    test: float
+    secs: float
+    best_epoch: int
 
 
 def models(task: str, data: Any) -> dict[str, str]:
@@ -63,15 +70,14 @@ def models(task: str, data: Any) -> dict[str, str]:
     }
 
 
-def _train(task: str, arch: str, augment: bool, epochs: int, seed: int) -> tuple[float, ...]:
+def _train(task: str, arch: str, augment: bool, epochs: int, seed: int) -> Run:
     from nas.data import load_task
     from nas.pipeline import RECIPES
     from nas.train import accuracy, train
     from searchspaces import ArchSpec
 
     spec = ArchSpec.parse(arch)
-    d = load_task(task)
-    d = d.at_resolution(spec.input_shape[0]) if d.native_width is None else d
+    d = load_task(task).at_resolution(spec.input_shape[0])  # kws: itself (49 frames)
     t0 = time.monotonic()
     res = train(
         spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
@@ -79,8 +85,7 @@ def _train(task: str, arch: str, augment: bool, epochs: int, seed: int) -> tuple
     )  # fmt: skip
     secs = time.monotonic() - t0
     test = accuracy(res.model, d.x_test, d.y_test)
-    best_epoch = int(np.argmax(res.history)) + 1
-    return res.val_accuracy, test, secs, best_epoch
+    return Run(res.val_accuracy, test, secs, int(np.argmax(res.history)) + 1)
 
 
 def main() -> None:
@@ -108,14 +113,14 @@ def main() -> None:
         for ep in epochs_list
         for seed in range(args.seeds)
     ]
-    results: dict[tuple[str, bool, int, int], tuple[float, ...]] = {}
+    results: dict[tuple[str, bool, int, int], Run] = {}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
         futures = {job: pool.submit(_train, args.task, names[job[0]], *job[1:]) for job in jobs}
         for (name, aug, ep, seed), fut in futures.items():
-            v, t, sec, b = results[(name, aug, ep, seed)] = fut.result()
-            print(f"{name} augment={aug} {ep} epochs seed {seed}: val {v:.4f} test {t:.4f} "
-                  f"(best epoch {b:.0f}, {sec:.0f} s)", flush=True)  # fmt: skip
+            r = results[(name, aug, ep, seed)] = fut.result()
+            print(f"{name} augment={aug} {ep} epochs seed {seed}: val {r.val:.4f} test "
+                  f"{r.test:.4f} (best epoch {r.best_epoch}, {r.secs:.0f} s)", flush=True)  # fmt: skip
 
     def pm(xs: list[float]) -> str:
         from bench.compress import _mean_sd
@@ -143,11 +148,10 @@ def main() -> None:
         for aug in (False, True):
             for ep in epochs_list:
                 rs = [results[(name, aug, ep, s)] for s in range(args.seeds)]
-                val, test = [r[0] for r in rs], [r[1] for r in rs]
-                secs, best = [r[2] for r in rs], [r[3] for r in rs]
                 lines.append(
-                    f"| {name} | {'yes' if aug else 'no'} | {ep} | {pm(val)} | {pm(test)} | "
-                    f"{np.median(best):.0f} | {np.median(secs):.0f} | `{arch}` |"
+                    f"| {name} | {'yes' if aug else 'no'} | {ep} | {pm([r.val for r in rs])} | "
+                    f"{pm([r.test for r in rs])} | {np.median([r.best_epoch for r in rs]):.0f} | "
+                    f"{np.median([r.secs for r in rs]):.0f} | `{arch}` |"
                 )
     write_section(f"{args.task}-augment", "\n".join(lines))
     print("\n".join(lines))
