@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/search.py [--settings fashion,digits,kws-nano33ble,kws-32k]
                                      [--trials 20] [--seed 0] [--epochs N] [--ship]
+                                     [--store DIR]
 
 For each setting, in one run and on one scratch zoo:
 1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, its first trial the space's hand
@@ -25,17 +26,26 @@ goal is the reference's accuracy at half its flash and compute.
 
 `--ship` copies each setting's tinyzoo winner into zoo/pretrained/ (SHIP names them), its card
 carrying the setting's table.
+
+`--store DIR` keeps the scratch zoo in DIR instead of a temporary folder, and each finished
+method's row beside it (rows/, keyed by setting, method, trials, seed and epochs). Run the same
+command again with the same DIR after an interruption and finished methods are not redone; an
+interrupted search resumes its study's finished trials (its finalists are retrained). A setting
+whose methods ran over several runs reports the sum of their wall and CPU times. Rows are not
+invalidated by code changes: use a fresh DIR after changing the recipe or the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +112,23 @@ class Row:
     cpu_s: float
     note: str = ""
     ref: str = ""  # the zoo entry (searches)
+    wall_s: float = 0.0
+
+
+def timed(make: Callable[[], Row], keep: Path | None) -> Row:
+    """`make()`'s row with its wall time; kept in `keep` (a JSON file) and reused from there."""
+    if keep is not None and keep.exists():
+        row = Row(**json.loads(keep.read_text(encoding="utf-8")))
+        print(f"{row.method}: finished in an earlier run, reusing {keep}", flush=True)
+        return row
+    t0 = time.monotonic()
+    row = replace(make(), wall_s=time.monotonic() - t0)
+    if keep is not None:
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        part = keep.with_suffix(".part")
+        part.write_text(json.dumps(asdict(row), indent=1), encoding="utf-8")
+        part.replace(keep)  # whole or absent
+    return row
 
 
 def _cpu() -> float:
@@ -186,7 +213,7 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
 
 
 def run_setting(
-    s: Setting, trials: int, seed: int, store: str, epochs: int | None
+    s: Setting, trials: int, seed: int, store: str, epochs: int | None, rows_dir: Path | None
 ) -> tuple[list[str], list[Row]]:
     from rich.console import Console
 
@@ -210,12 +237,21 @@ def run_setting(
         assert not budget.violations(**figures(profile_spec(ref_spec))), "the reference must fit"
     else:
         ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
-    ref = train_reference(ref_spec, data, teacher, budget, seed, epochs)
+
+    def keep(method: str) -> Path | None:
+        key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}.json"
+        return None if rows_dir is None else rows_dir / key
+
+    ref = timed(lambda: train_reference(ref_spec, data, teacher, budget, seed, epochs),
+                keep("reference"))  # fmt: skip
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
         limits["max_macs"] = ref.macs // 2
-    rows = [search(s, m, limits, trials, seed, store, epochs) for m in ("tpe", "random")]
+    rows = [
+        timed(lambda m=m: search(s, m, limits, trials, seed, store, epochs), keep(m))
+        for m in ("tpe", "random")
+    ]
     return report(s, [*rows, ref], trials, seed, limits, epochs), [*rows, ref]
 
 
@@ -262,6 +298,8 @@ def report(
         f"tinyzoo - reference: {100 * (tz.int8_test - ref.int8_test):+.2f} points.",
         f"- Search cost: tinyzoo {tz.cpu_s / 3600:.2f} CPU-hours, random {rnd.cpu_s / 3600:.2f}, "
         f"reference (its final training alone) {ref.cpu_s / 3600:.2f}.",
+        f"- Wall time of the three: {sum(r.wall_s for r in rows) / 3600:.2f} h (the teacher, "
+        "trained or imported first, not counted).",
         "",
     ]
     return lines
@@ -274,18 +312,30 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, help="final epochs for all (default: the task's recipe)")
     ap.add_argument("--ship", action="store_true", help="ship the winners to zoo/pretrained/")
+    ap.add_argument(
+        "--store", type=Path,
+        help="keep the scratch zoo and finished rows in DIR; the same command again resumes",
+    )  # fmt: skip
     args = ap.parse_args()
     keys = args.settings.split(",")
     unknown = [k for k in keys if k not in SETTINGS]
     if unknown:
         ap.error(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(SETTINGS)}")
     command = " ".join([".venv/bin/python bench/search.py", *sys.argv[1:]])
-    with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
-        store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
+    if args.store is not None and args.store.exists() and not args.store.is_dir():
+        ap.error(f"--store {args.store} is a file; give a folder (new or from an earlier run)")
+    with contextlib.ExitStack() as stack:
+        if args.store is None:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tinyzoo-bench-")))
+        else:
+            folder = args.store.resolve()
+            folder.mkdir(parents=True, exist_ok=True)
+        store = f"sqlite:///{folder}/bench.db"  # a scratch zoo: shipped teachers are imported
+        rows_dir = None if args.store is None else folder / "rows"
         for key in keys:
-            t0 = time.monotonic()
-            lines, rows = run_setting(SETTINGS[key], args.trials, args.seed, store, args.epochs)
-            lines.append(f"Wall time of this setting: {(time.monotonic() - t0) / 3600:.2f} h.")
+            lines, rows = run_setting(
+                SETTINGS[key], args.trials, args.seed, store, args.epochs, rows_dir
+            )
             body = f"## Search against random search and references: {key}\n\n`{command}`\n\n"
             write_section(f"search-{key}", body + "\n".join(lines))
             if args.ship:
