@@ -286,11 +286,25 @@ def run_search(
             tracking_uri=tracking_uri,
             console=console,
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OSError) as exc:
+        # Ctrl-C inside Optuna's journal-file lock can surface as the OSError its cleanup
+        # raises while handling the KeyboardInterrupt: the same interruption.
+        if not _from_ctrl_c(exc):
+            raise
         raise Interrupted(
             f"search interrupted. Finished trials are kept in study {study_name!r} ({where}); "
             "run the same command again to resume, nothing was registered."
         ) from None
+
+
+def _from_ctrl_c(exc: BaseException | None) -> bool:
+    """Whether `exc` is a KeyboardInterrupt or was raised while one was being handled."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__context__, seen + 1
+    return False
 
 
 def _run(
