@@ -9,11 +9,24 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["TinyzooError", "unknown_name"]
+__all__ = ["TinyzooError", "from_ctrl_c", "unknown_name"]
 
 
 class TinyzooError(Exception):
     """A problem with what the user asked for: message says what, what is valid, and the fix."""
+
+
+def from_ctrl_c(exc: BaseException | None) -> bool:
+    """Whether `exc` is a KeyboardInterrupt or was raised while one was being handled.
+
+    Ctrl-C inside Optuna's journal-file lock can surface as the OSError its cleanup raises
+    while handling the KeyboardInterrupt: the same interruption.
+    """
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
 
 
 def unknown_name(kind: str, received: str, valid: Iterable[str], fix: str = "") -> TinyzooError:

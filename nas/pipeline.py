@@ -16,7 +16,7 @@ from typing import Any
 from nas.boards import Board, Budget, budget_for, figures, get_board
 from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
-from nas.errors import TinyzooError
+from nas.errors import TinyzooError, from_ctrl_c
 from nas.storage import open_storage, redact
 from nas.workers import Job, Workers, check_workers
 
@@ -287,24 +287,12 @@ def run_search(
             console=console,
         )
     except (KeyboardInterrupt, OSError) as exc:
-        # Ctrl-C inside Optuna's journal-file lock can surface as the OSError its cleanup
-        # raises while handling the KeyboardInterrupt: the same interruption.
-        if not _from_ctrl_c(exc):
+        if not from_ctrl_c(exc):
             raise
         raise Interrupted(
             f"search interrupted. Finished trials are kept in study {study_name!r} ({where}); "
             "run the same command again to resume, nothing was registered."
         ) from None
-
-
-def _from_ctrl_c(exc: BaseException | None) -> bool:
-    """Whether `exc` is a KeyboardInterrupt or was raised while one was being handled."""
-    seen = 0
-    while exc is not None and seen < 20:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        exc, seen = exc.__context__, seen + 1
-    return False
 
 
 def _run(

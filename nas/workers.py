@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.boards import Budget
-from nas.errors import TinyzooError
+from nas.errors import TinyzooError, from_ctrl_c
 
 __all__ = ["Job", "Workers", "check_workers"]
 
@@ -106,7 +106,9 @@ def _work(job: Job, index: int) -> None:
             objectives=job.objectives,
             sampler=job.sampler,
         )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, OSError) as exc:
+        if not from_ctrl_c(exc):
+            raise
         sys.exit(130)
 
 

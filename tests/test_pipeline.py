@@ -223,3 +223,17 @@ def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
         )  # fmt: skip
     assert multiprocessing.active_children() == []
     assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 0
+
+
+def test_an_error_raised_while_handling_ctrl_c_counts_as_ctrl_c() -> None:
+    # Optuna's journal lock can raise FileNotFoundError in its cleanup after the SIGINT.
+    from nas.errors import from_ctrl_c
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise FileNotFoundError("lock.rename") from None  # __context__ is kept
+    except OSError as e:
+        assert from_ctrl_c(e)
+    assert not from_ctrl_c(FileNotFoundError("lock.rename"))
