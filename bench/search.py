@@ -30,8 +30,10 @@ carrying the setting's table.
 `--store DIR` keeps the scratch zoo in DIR instead of a temporary folder, and each finished
 method's row beside it (rows/, keyed by setting, method, trials, seed and epochs). Run the same
 command again with the same DIR after an interruption and finished methods are not redone; an
-interrupted search resumes its study's finished trials (its finalists are retrained). A setting
-whose methods ran over several runs reports the sum of their wall and CPU times. Rows are not
+interrupted search resumes its study's finished trials and finished full trainings (the one in
+progress is redone). A method that ran over several runs reports the sum of their wall and CPU
+times (an interruption leaves rows/*.spent.json; a run killed without Ctrl-C leaves nothing, and
+its time is not counted). Rows are not
 invalidated by code changes: use a fresh DIR after changing the recipe or the code.
 """
 
@@ -116,19 +118,45 @@ class Row:
 
 
 def timed(make: Callable[[], Row], keep: Path | None) -> Row:
-    """`make()`'s row with its wall time; kept in `keep` (a JSON file) and reused from there."""
+    """`make()`'s row with its wall time; kept in `keep` (a JSON file) and reused from there.
+
+    An attempt that is interrupted leaves its CPU and wall seconds in `keep`'s `.spent.json`,
+    and the attempt that finishes adds them to its row: a resumed method costs what all its
+    attempts cost.
+    """
     if keep is not None and keep.exists():
         row = Row(**json.loads(keep.read_text(encoding="utf-8")))
         print(f"{row.method}: finished in an earlier run, reusing {keep}", flush=True)
         return row
-    t0 = time.monotonic()
-    row = replace(make(), wall_s=time.monotonic() - t0)
+    spent = None if keep is None else keep.with_suffix(".spent.json")
+    before = {"cpu_s": 0.0, "wall_s": 0.0}
+    if spent is not None and spent.exists():
+        before = json.loads(spent.read_text(encoding="utf-8"))
+        print(f"{keep}: {before['cpu_s'] / 3600:.2f} CPU h spent by interrupted runs, counted")
+    t0, cpu = time.monotonic(), _cpu()
+    try:
+        row = make()
+    except BaseException:
+        if spent is not None:
+            _write_json(spent, {"cpu_s": before["cpu_s"] + _cpu() - cpu,
+                                "wall_s": before["wall_s"] + time.monotonic() - t0})  # fmt: skip
+        raise
+    row = replace(
+        row, cpu_s=row.cpu_s + before["cpu_s"], wall_s=before["wall_s"] + time.monotonic() - t0
+    )
     if keep is not None:
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        part = keep.with_suffix(".part")
-        part.write_text(json.dumps(asdict(row), indent=1), encoding="utf-8")
-        part.replace(keep)  # whole or absent
+        _write_json(keep, asdict(row))
+        if spent is not None:
+            spent.unlink(missing_ok=True)
     return row
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Whole or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    part.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    part.replace(path)
 
 
 def _cpu() -> float:

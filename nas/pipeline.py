@@ -290,8 +290,9 @@ def run_search(
         if not from_ctrl_c(exc):
             raise
         raise Interrupted(
-            f"search interrupted. Finished trials are kept in study {study_name!r} ({where}); "
-            "run the same command again to resume, nothing was registered."
+            f"search interrupted. Finished trials are kept in study {study_name!r} ({where}), "
+            "finished full trainings beside it; run the same command again to resume, nothing "
+            "was registered."
         ) from None
 
 
@@ -395,7 +396,7 @@ def _run(
         )
     finalists = _full_fidelity(
         result.ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
-        console=console,
+        console=console, keep=Path(job.journal).with_suffix(".finals"),
     )  # fmt: skip
     for rank, (cand, full_val, trained) in enumerate(finalists, start=1):
         console.print(
@@ -436,15 +437,37 @@ def _run(
 
 
 def _full_fidelity(
-    finalists: list[Any], *, data: Any, recipe: Recipe, seed: int, distil: Distil, console: Any
+    finalists: list[Any],
+    *,
+    data: Any,
+    recipe: Recipe,
+    seed: int,
+    distil: Distil,
+    console: Any,
+    keep: Path | None = None,
 ) -> list[tuple[Any, float, tuple[Any, float]]]:
     """Multi-fidelity: the proxy's top k retrained in full (the final recipe, distilled when
-    there is a teacher), best validation accuracy first. Each model is kept for the chain."""
+    there is a teacher), best validation accuracy first. Each model is kept for the chain.
+
+    With `keep` (a folder beside the study's journal) each finished full training is saved
+    there, and a run of the same study that finds one with the same key reuses it: Ctrl-C
+    during the finalists' hours loses the one in progress, not those before it.
+    """
     from nas.train import train
 
     out = []
     for i, cand in enumerate(finalists, start=1):
         d = data.at_resolution(cand.spec.input_shape[0])
+        key = _final_key(cand.spec, d, recipe=recipe, seed=seed, distil=distil)
+        kept = None if keep is None else _load_final(keep, key, cand.spec)
+        if kept is not None:
+            model, val, seconds = kept
+            console.print(
+                f"  full training {i}/{len(finalists)}: val {val:.4f}, finished in an earlier "
+                f"run ({seconds:.0f} s), reused from {keep} · {cand.spec}"
+            )
+            out.append((cand, val, (model, seconds)))
+            continue
         teach = (
             {"teacher_logits": distil.teacher.logits(data), "temperature": distil.temperature,
              "alpha": distil.alpha}
@@ -463,8 +486,69 @@ def _full_fidelity(
             f"  full training {i}/{len(finalists)}: val {res.val_accuracy:.4f} (proxy "
             f"{cand.val_accuracy:.3f}) · {seconds:.0f} s · {cand.spec}"
         )
+        if keep is not None:
+            _save_final(keep, key, cand.spec, res.model, float(res.val_accuracy), seconds)
         out.append((cand, float(res.val_accuracy), (res.model, seconds)))
     return sorted(out, key=lambda c: -c[1])
+
+
+def _final_key(spec: Any, d: Any, *, recipe: Recipe, seed: int, distil: Distil) -> str:
+    """Everything a full training's result depends on: the architecture, the recipe, the
+    seed, the teacher (by its weights' checksum) and the data (by content)."""
+    import hashlib
+
+    from nas.teacher import KERAS_FILE
+
+    h = hashlib.sha256()
+    for a in (d.x_train, d.y_train, d.x_val, d.y_val):
+        h.update(a.tobytes())
+    teacher = distil.teacher
+    return hashlib.sha256(
+        json.dumps(
+            {
+                "spec": str(spec),
+                "epochs": recipe.final_epochs,
+                "batch_size": recipe.batch_size,
+                "seed": seed,
+                "augmentation": d.augmentation,
+                "data": h.hexdigest(),
+                "teacher": None if teacher is None else teacher.entry.sha256[KERAS_FILE],
+                "temperature": None if teacher is None else distil.temperature,
+                "alpha": None if teacher is None else distil.alpha,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:16]
+
+
+def _save_final(keep: Path, key: str, spec: Any, model: Any, val: float, seconds: float) -> None:
+    """The weights, then the record that names them: a record on disk means a whole file."""
+    from searchspaces._build import build
+
+    keep.mkdir(parents=True, exist_ok=True)
+    bare = build(spec)  # uncompiled: no optimizer state in the file
+    bare.set_weights(model.get_weights())
+    part = keep / f"{key}.part.weights.h5"
+    bare.save_weights(part)
+    part.replace(keep / f"{key}.weights.h5")
+    record = keep / f"{key}.part.json"
+    record.write_text(
+        json.dumps({"spec": str(spec), "val_accuracy": val, "seconds": seconds}), encoding="utf-8"
+    )
+    record.replace(keep / f"{key}.json")
+
+
+def _load_final(keep: Path, key: str, spec: Any) -> tuple[Any, float, float] | None:
+    """A kept full training, or None when there is none (or only part of one)."""
+    from searchspaces._build import build
+
+    record, weights = keep / f"{key}.json", keep / f"{key}.weights.h5"
+    if not (record.exists() and weights.exists()):
+        return None
+    meta = json.loads(record.read_text(encoding="utf-8"))
+    model = build(spec)
+    model.load_weights(weights)
+    return model, float(meta["val_accuracy"]), float(meta["seconds"])
 
 
 def _finalise(

@@ -188,16 +188,72 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
         teacher="none", workers=2, study_name="two-workers",
     )  # fmt: skip
     log = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies" / "two-workers.log"
-    study = optuna.load_study(
-        study_name="two-workers",
-        storage=optuna.storages.JournalStorage(JournalFileBackend(str(log))),
-    )
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(log)))
+    study = optuna.load_study(study_name="two-workers", storage=storage)
     # Both processes ran trials; together they stop at the count asked for (one trial each may
     # already be running when the other reaches it).
     assert {t.user_attrs["worker"] for t in study.trials} == {0, 1}
     assert 10 <= len(study.trials) <= 11
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
     assert entry.arch in {t.user_attrs["arch"] for t in study.trials}
+
+    # The same command again: no trial reruns, and the finalists' full trainings are reused.
+    import io
+
+    from rich.console import Console
+
+    said = io.StringIO()
+    again = run_search(
+        board="l010", task="digits", trials=10, seed=0, recipe=recipe, tracking_uri=tracking_uri,
+        teacher="none", study_name="two-workers", console=Console(file=said, width=300),
+    )  # fmt: skip
+    assert len(optuna.load_study(study_name="two-workers", storage=storage).trials) == len(
+        study.trials
+    )
+    kept = len(list((log.parent / "two-workers.finals").glob("*.json")))
+    assert 1 <= kept <= 3 and said.getvalue().count("finished in an earlier run") == kept
+    assert (again.arch, again.int8_accuracy, again.version) == (
+        entry.arch, entry.int8_accuracy, entry.version + 1,
+    )  # fmt: skip
+
+
+def test_a_finished_full_training_is_kept_and_reused(tmp_path: Path) -> None:
+    import io
+
+    import numpy as np
+    from rich.console import Console
+
+    from nas.data import load_task
+    from nas.pipeline import Distil, _full_fidelity
+    from nas.search import Candidate
+    from searchspaces import ArchSpec
+
+    data = load_task("digits")
+    cand = Candidate(ArchSpec.parse("r8x8x1_c3s1c8_ds3s2c16_gap_fc10"), 0.5, trial=0)
+    recipe = Recipe(proxy_samples=100, proxy_epochs=1, final_epochs=2, batch_size=64)
+    plain = Distil(teacher=None, temperature=4.0, alpha=0.5)
+
+    def full(seed: int) -> tuple[str, tuple[float, list[np.ndarray]]]:
+        out = io.StringIO()
+        ((_, val, (model, _)),) = _full_fidelity(
+            [cand], data=data, recipe=recipe, seed=seed, distil=plain,
+            console=Console(file=out, width=300), keep=tmp_path / "finals",
+        )  # fmt: skip
+        return out.getvalue(), (val, model.get_weights())
+
+    said, first = full(0)
+    assert "earlier run" not in said
+    said, again = full(0)
+    assert "finished in an earlier run" in said
+    assert again[0] == first[0]
+    assert all(np.array_equal(a, b) for a, b in zip(again[1], first[1], strict=True))
+    # Another seed is another training; a record whose weights file is gone is none at all.
+    said, _ = full(1)
+    assert "earlier run" not in said
+    for w in (tmp_path / "finals").glob("*.weights.h5"):
+        w.unlink()
+    said, _ = full(0)
+    assert "earlier run" not in said
 
 
 def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
