@@ -80,10 +80,21 @@ def model_card(entry: dict[str, Any], profile: Any) -> str:
         f"{r.live_bytes:,}{' (peak)' if i == profile.peak_index else ''} |"
         for i, r in enumerate(profile.layers)
     )
+    if entry.get("params", {}).get("role") == "teacher":
+        what = (
+            f"int8 {entry['task']} distillation teacher: space `{entry['space']}`'s teacher "
+            "architecture, trained with no\nboard budget and verified on the TensorFlow Lite "
+            "Micro runtime. Searches distil from its float\nweights, `teacher.weights.h5`."
+        )
+    else:
+        what = (
+            f"int8 {entry['task']} classifier for {entry['board'] or 'a custom budget'}, found "
+            f"by tinyzoo's\nsearch in space `{entry['space']}` and verified on the TensorFlow "
+            "Lite Micro runtime."
+        )
     return f"""# {entry["name"]}
 
-int8 {entry["task"]} classifier for {entry["board"] or "a custom budget"}, found by tinyzoo's
-search in space `{entry["space"]}` and verified on the TensorFlow Lite Micro runtime.
+{what}
 
 Architecture: `{entry["arch"]}`
 

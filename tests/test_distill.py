@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -159,7 +161,7 @@ def test_a_model_without_float_weights_cannot_teach(
 
 
 @pytest.mark.slow
-def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str) -> None:
+def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str, tmp_path: Path) -> None:
     from rich.console import Console
 
     import zoo
@@ -179,12 +181,13 @@ def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str) -> Non
     )
     assert [e.name for e in zoo.list_models()] == ["teacher-digits"]
     assert resolve_teacher("none", **kwargs) is None
+    card = (zoo.pull(first.entry.ref, tmp_path / "t") / "README.md").read_text()
+    assert "distillation teacher" in card and "found by tinyzoo's" not in card
 
 
 def test_the_shipped_teacher_is_found_without_training(
     tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pathlib import Path
 
     from rich.console import Console
 
@@ -209,7 +212,6 @@ def test_a_teacher_reads_a_student_at_a_lower_resolution(
 ) -> None:
     """The student's view, resized to the teacher's 28x28: the shipped fashion teacher still
     classifies most of it."""
-    from pathlib import Path
 
     from rich.console import Console
 

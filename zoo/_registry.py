@@ -187,6 +187,8 @@ def _ensure_registered_model(client: Any, entry: dict[str, Any]) -> bool:
 
     name = entry["name"]
     target = f"board {entry['board']}" if entry["board"] else "a custom budget"
+    if (entry.get("params") or {}).get("role") == "teacher":
+        target = "distillation (a teacher, trained with no board budget)"
     try:
         client.create_registered_model(
             name,
