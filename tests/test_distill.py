@@ -185,10 +185,12 @@ def test_teacher_is_trained_once_registered_and_reused(tracking_uri: str, tmp_pa
     assert "distillation teacher" in card and "found by tinyzoo's" not in card
 
 
+@pytest.mark.parametrize(("task", "size"), [("digits", 8), ("fashion", 20)])
 def test_the_shipped_teacher_is_found_without_training(
-    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
+    task: str, size: int, tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-
+    """The shipped teacher's weights load; it reads a student's inputs at the student's own
+    resolution (fashion at 20x20, resized to the teacher's 28x28) and classifies most of them."""
     from rich.console import Console
 
     from nas.data import load_task
@@ -196,37 +198,14 @@ def test_the_shipped_teacher_is_found_without_training(
 
     shipped = Path(__file__).resolve().parents[1] / "zoo" / "pretrained"
     monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(shipped))
-    data = load_task("digits")
+    data = load_task(task)
     teacher = resolve_teacher(
         "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=None,
         console=Console(quiet=True),
     )  # fmt: skip
     assert teacher is not None and teacher.entry.source == "pretrained"
-    logits = teacher.predict_logits(data.x_train)
-    assert logits.shape == (len(data.x_train), 10)
-    assert np.mean(np.argmax(logits, axis=1) == data.y_train) > 0.95  # its weights, loaded
-
-
-def test_a_teacher_reads_a_student_at_a_lower_resolution(
-    tracking_uri: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The student's view, resized to the teacher's 28x28: the shipped fashion teacher still
-    classifies most of it."""
-
-    from rich.console import Console
-
-    from nas.data import load_task
-    from nas.teacher import resolve_teacher
-
-    shipped = Path(__file__).resolve().parents[1] / "zoo" / "pretrained"
-    monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(shipped))
-    data = load_task("fashion")
-    teacher = resolve_teacher(
-        "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=None,
-        console=Console(quiet=True),
-    )  # fmt: skip
-    assert teacher is not None and teacher.resolution == 28
-    small = data.at_resolution(20)
-    logits = teacher.predict_logits(small.x_val[:1000])
-    assert logits.shape == (1000, 10)
-    assert np.mean(np.argmax(logits, axis=1) == small.y_val[:1000]) > 0.8
+    assert teacher.resolution == data.size
+    seen = data.at_resolution(size)
+    logits = teacher.predict_logits(seen.x_val[:1000])
+    assert logits.shape == (len(seen.x_val[:1000]), 10)
+    assert np.mean(np.argmax(logits, axis=1) == seen.y_val[:1000]) > 0.8
