@@ -5,8 +5,9 @@ softmax(student / T))`. The teacher's logits ride along with the labels (`pack_t
 are of exactly the inputs the student trains on, augmented afresh each epoch, so each epoch
 pays for one teacher forward pass (nas.train; inputs at a lower resolution than the teacher's
 are resized to it): consistent teaching, after Beyer et al. 2022 ("Knowledge distillation: A
-good teacher is patient and consistent"). Fixed logits of the clean images tested about 0.9
-points lower on kws (docs/RESULTS.md, "kws: consistent teaching").
+good teacher is patient and consistent"). On kws, against fixed logits of the clean clips, it
+gained 0.94 points of float test accuracy in a GPU probe and none in int8 on the CPUs (three
+seeds; docs/RESULTS.md, "kws: consistent teaching").
 """
 
 from __future__ import annotations
