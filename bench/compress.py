@@ -53,7 +53,8 @@ class Prepared:
     spec: Any
     data: Any  # Dataset at the spec's resolution
     recipe: Any
-    teacher: Any  # nas.teacher.Teacher
+    teacher: Any
+    logits: Any  # the teacher's logits for every training image
 
 
 def prepare(task: str, store: str) -> Prepared:
@@ -77,6 +78,7 @@ def prepare(task: str, store: str) -> Prepared:
     assert teacher is not None
     return Prepared(
         task, spec, data.at_resolution(spec.input_shape[0]), RECIPES[task], teacher,
+        teacher.logits(data),
     )  # fmt: skip
 
 
@@ -93,7 +95,7 @@ def _chain(
     return run_chain(
         p.spec, d=p.data, recipe=replace(p.recipe, final_epochs=epochs), seed=seed,
         distil=Distil(p.teacher if distilled else None, DEFAULT_TEMPERATURE, DEFAULT_ALPHA),
-        teacher=p.teacher.predict_logits if distilled else None, options=options, space=get_space("dscnn"),
+        logits=p.logits if distilled else None, options=options, space=get_space("dscnn"),
         console=Console(stderr=True), trained=trained,
     )  # fmt: skip
 

@@ -27,14 +27,14 @@ from bench._results import seeds_text, write_section  # noqa: E402
 from bench.compress import Prepared, prepare  # noqa: E402
 
 
-def _fit(p: Prepared, seed: int, teacher: Any = None, t: float = 4.0, a: float = 0.5) -> float:
+def _fit(p: Prepared, seed: int, logits: Any = None, t: float = 4.0, a: float = 0.5) -> float:
     """Best-epoch validation accuracy of the task's final recipe."""
     from nas.train import train
 
     d = p.data
     res = train(
         p.spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=p.recipe.final_epochs, seed=seed,
-        batch_size=p.recipe.batch_size, teacher=teacher, temperature=t, alpha=a,
+        batch_size=p.recipe.batch_size, teacher_logits=logits, temperature=t, alpha=a,
     )  # fmt: skip
     return float(res.val_accuracy)
 
@@ -63,7 +63,7 @@ def main() -> None:
                 print(f"{task} seed {seed} labels only: val {b:.4f}", flush=True)
                 for t in temps:
                     for a in alphas:
-                        v = _fit(p, seed, p.teacher.predict_logits, t, a)
+                        v = _fit(p, seed, p.logits, t, a)
                         gain.setdefault((t, a), {}).setdefault(task, []).append(v - b)
                         print(f"{task} seed {seed} T {t} alpha {a}: val {v:.4f}", flush=True)
     hours = (time.monotonic() - t_start) / 3600

@@ -207,7 +207,7 @@ def train_reference(
     out = run_chain(
         spec, d=d, recipe=replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs),
         seed=seed,
-        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), teacher=teacher.predict_logits,
+        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
         options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
     )  # fmt: skip
     v, p = out.verification, profile_tflite(out.tflite)

@@ -16,14 +16,10 @@ PTQ's validation accuracy on TFLM, else PTQ's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nas.errors import TinyzooError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = [
     "Compress",
@@ -123,7 +119,7 @@ def run_chain(
     recipe: Any,
     seed: int,
     distil: Any,
-    teacher: Callable[[np.ndarray], np.ndarray] | None,
+    logits: Any,
     options: Compress,
     space: Any,
     console: Any,
@@ -160,21 +156,21 @@ def run_chain(
             f"MACs {st.macs:,} · {st.seconds:.0f} s"
         )
 
-    teach = {"teacher": teacher, "temperature": distil.temperature, "alpha": distil.alpha}
+    teach = {"teacher_logits": logits, "temperature": distil.temperature, "alpha": distil.alpha}
     epochs = recipe.final_epochs
-    if teacher is None or options.baseline:
-        if teacher is None and trained is not None:
+    if logits is None or options.baseline:
+        if logits is None and trained is not None:
             model, s = trained
         else:
             model, s = fit("training on labels alone", spec, epochs)
         show(_float_stage("student", "student", spec, model, d, s))
         models["student"] = model
-    if teacher is not None:
+    if logits is not None:
         model, s = trained if trained is not None else fit(distil.describe(), spec, epochs, **teach)
         show(_float_stage("distilled", "distilled", spec, model, d, s))
         models["distilled"] = model
     if pruned_spec is not None:
-        kw = teach if teacher is not None else {}
+        kw = teach if logits is not None else {}
         model, s = fit(
             f"pruned {spec} by L1 norm; fine-tuning",
             pruned_spec,
@@ -199,7 +195,7 @@ def run_chain(
         from nas.qat import fold, qat_model, unwrap
 
         folded = fold(model, spec)
-        kw = teach if teacher is not None else {}
+        kw = teach if logits is not None else {}
         q, s = fit(
             f"quantization-aware training ({why})",
             spec,

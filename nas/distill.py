@@ -1,13 +1,12 @@
 """Knowledge distillation (Hinton et al. 2015): a student learns from a teacher's soft targets.
 
 The loss is `alpha * CE(labels, student) + (1 - alpha) * T^2 * KL(softmax(teacher / T) ||
-softmax(student / T))`. The teacher's logits ride along with the labels (`pack_targets`). They
-are of exactly the inputs the student trains on, augmented afresh each epoch, so each epoch
-pays for one teacher forward pass (nas.train; inputs at a lower resolution than the teacher's
-are resized to it): consistent teaching, after Beyer et al. 2022 ("Knowledge distillation: A
-good teacher is patient and consistent"). On kws, against fixed logits of the clean clips, it
-gained 0.94 points of float test accuracy in a GPU probe and none in int8 on the CPUs (three
-seeds; docs/RESULTS.md, "kws: consistent teaching").
+softmax(student / T))`. The teacher's logits are computed once per training image, at the
+teacher's own input resolution, and ride along with the labels: the student may see the same
+images at a lower resolution, and no epoch pays for a teacher forward pass. Consistent
+teaching (the teacher run on each epoch's augmented inputs, Beyer et al. 2022) was measured
+and not adopted: no gain in int8 on kws over three seeds, and a teacher fed a lower-resolution
+student's view, upsampled, loses 4 points on fashion (docs/RESULTS.md, "consistent teaching").
 """
 
 from __future__ import annotations

@@ -469,7 +469,7 @@ def _full_fidelity(
             out.append((cand, val, (model, seconds)))
             continue
         teach = (
-            {"teacher": distil.teacher.predict_logits, "temperature": distil.temperature,
+            {"teacher_logits": distil.teacher.logits(data), "temperature": distil.temperature,
              "alpha": distil.alpha}
             if distil.teacher is not None else {}
         )  # fmt: skip
@@ -515,7 +515,6 @@ def _final_key(spec: Any, d: Any, *, recipe: Recipe, seed: int, distil: Distil) 
                 "teacher": None if teacher is None else teacher.entry.sha256[KERAS_FILE],
                 "temperature": None if teacher is None else distil.temperature,
                 "alpha": None if teacher is None else distil.alpha,
-                "teaching": "consistent",  # the teacher sees each epoch's augmented inputs
             },
             sort_keys=True,
         ).encode()
@@ -568,9 +567,9 @@ def _finalise(
     from nas.profile import profile_spec, profile_tflite
 
     d = data.at_resolution(spec.input_shape[0])
-    teacher = distil.teacher.predict_logits if distil.teacher is not None else None
+    logits = distil.teacher.logits(data) if distil.teacher is not None else None
     out = run_chain(
-        spec, d=d, recipe=recipe, seed=seed, distil=distil, teacher=teacher, options=compress,
+        spec, d=d, recipe=recipe, seed=seed, distil=distil, logits=logits, options=compress,
         space=space, console=console, trained=trained,
     )  # fmt: skip
     spec, tflite, v = out.spec, out.tflite, out.verification

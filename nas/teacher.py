@@ -48,14 +48,10 @@ class Teacher:
     def resolution(self) -> int:
         return int(self.entry.input_shape[0])
 
-    def predict_logits(self, x: np.ndarray) -> np.ndarray:
-        """Logits of the inputs `x` exactly as a student sees them (augmented, at the student's
-        resolution), resized to the teacher's own resolution where the two differ."""
-        from nas.data._resize import resize_bilinear
-
-        if x.shape[1] != self.resolution:
-            x = resize_bilinear(x, self.resolution)
-        return np.asarray(self.model.predict(x, batch_size=512, verbose=0), np.float32)
+    def logits(self, data: Any) -> np.ndarray:
+        """Teacher logits for every training image, at the teacher's own resolution."""
+        d = data.at_resolution(self.resolution)
+        return np.asarray(self.model.predict(d.x_train, batch_size=512, verbose=0), np.float32)
 
 
 def _load(entry: Any, tracking_uri: str | None) -> Teacher:

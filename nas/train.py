@@ -49,7 +49,7 @@ def train(
     batch_size: int = 128,
     learning_rate: float = 3e-3,
     on_epoch: Callable[[int, float], bool] | None = None,
-    teacher: Callable[[np.ndarray], np.ndarray] | None = None,
+    teacher_logits: np.ndarray | None = None,
     temperature: float = 4.0,
     alpha: float = 0.5,
     model: Any = None,
@@ -57,10 +57,7 @@ def train(
 ) -> TrainResult:
     """Train `searchspaces.build(spec)`. `on_epoch(epoch, val_acc)` returning True stops early.
 
-    With `teacher` (inputs -> logits) the training distils (nas.distill) against the teacher's
-    logits of each epoch's inputs as the student sees them, augmented: consistent teaching
-    (Beyer et al. 2022, "Knowledge distillation: A good teacher is patient and consistent").
-    Without `augment` the inputs never change and the teacher runs once.
+    With `teacher_logits` (one row per training image) the training distils: see nas.distill.
     Given `model` (already built, e.g. pruned or fake-quantized), that model is trained on
     instead: fine-tuning. The best epoch's weights (by validation accuracy) are kept.
     `augment(x, rng)` returns a fresh variant of the training inputs for each epoch.
@@ -74,9 +71,10 @@ def train(
     model = build(spec) if model is None else model
     steps = max(1, int(np.ceil(len(x_train) / batch_size))) * epochs
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=steps, alpha=0.05)
-    fitted = model
-    if teacher is not None:
+    fitted, targets = model, y_train
+    if teacher_logits is not None:
         fitted = distilling(model, temperature=temperature, alpha=alpha)
+        targets = pack_targets(y_train, teacher_logits)
         fitted.compile(optimizer=keras.optimizers.Adam(schedule))
     else:
         model.compile(
@@ -85,20 +83,12 @@ def train(
         )
     rng = np.random.default_rng(seed)
     best, best_weights, history = -1.0, None, []
-    clean = None  # the teacher's logits of the un-augmented inputs
     for epoch in range(epochs):
         order = rng.permutation(len(x_train))
         x = x_train[order] if augment is None else augment(x_train[order], rng)
-        if teacher is None:
-            y = y_train[order]
-        elif augment is None:
-            clean = teacher(x_train) if clean is None else clean
-            y = pack_targets(y_train[order], clean[order])
-        else:
-            y = pack_targets(y_train[order], teacher(x))
         fitted.fit(
             x,
-            y,
+            targets[order],
             batch_size=batch_size,
             epochs=1,
             verbose=0,

@@ -240,7 +240,7 @@ def test_the_chain_prunes_quantizes_with_qat_and_measures_every_stage() -> None:
     d = load_task("digits").at_resolution(8)
     out = run_chain(
         SPEC, d=d, recipe=Recipe(100_000, 1, 6, batch_size=32), seed=0,
-        distil=Distil(None, 4.0, 0.5), teacher=None, options=Compress(prune=0.4, qat=True),
+        distil=Distil(None, 4.0, 0.5), logits=None, options=Compress(prune=0.4, qat=True),
         space=get_space("dscnn"), console=Console(quiet=True),
     )  # fmt: skip
     assert [s.key for s in out.stages] == ["student", "pruned", "ptq", "qat"]
