@@ -77,7 +77,8 @@ def prepare(task: str, store: str) -> Prepared:
     )  # fmt: skip
     assert teacher is not None
     return Prepared(
-        task, spec, data.at_resolution(spec.input_shape[0]), RECIPES[task], teacher,
+        task, spec, data.for_epochs(RECIPES[task].final_epochs).at_resolution(spec.input_shape[0]),
+        RECIPES[task], teacher,
         teacher.logits(data),
     )  # fmt: skip
 

@@ -178,6 +178,7 @@ def run_search(
     from rich.console import Console
 
     from nas.data import load_task
+    from nas.data._dataset import AUGMENT_MIN_EPOCHS
     from nas.search import check_feasible, check_sampler
     from nas.teacher import resolve_teacher
     from searchspaces import get_space
@@ -234,6 +235,13 @@ def run_search(
         temperature=temperature,
         alpha=alpha,
     )
+    if data.for_epochs(recipe.final_epochs) is not data:  # the teacher keeps its own recipe
+        console.print(
+            f"augmentation {data.augmentation} is off: it pays from "
+            f"{AUGMENT_MIN_EPOCHS[data.augmentation]} final epochs, this run has "
+            f"{recipe.final_epochs} (--epochs)"
+        )
+        data = data.for_epochs(recipe.final_epochs)
     console.print(
         f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
         f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "

@@ -294,3 +294,18 @@ def test_folder_errors(tmp_path: Path) -> None:
     few = _folder(tmp_path / "few", {"a": 2, "b": 3})
     with pytest.raises(TinyzooError, match="has 5 images; at least 10"):
         load_task("x", data_dir=few)
+
+
+def test_fashion_augments_only_final_trainings_long_enough_for_it_to_pay() -> None:
+    from nas.data import load_task
+    from nas.data._dataset import AUGMENT_MIN_EPOCHS
+
+    data = load_task("fashion")
+    assert data.augmentation == "shift_flip"
+    long_enough = AUGMENT_MIN_EPOCHS["shift_flip"]
+    assert data.for_epochs(long_enough) is data
+    short = data.for_epochs(long_enough - 1)
+    assert short.augmentation == "none" and short.augment is None
+    assert short.at_resolution(20).augmentation == "none"  # resizing keeps the choice
+    digits = load_task("digits")
+    assert digits.for_epochs(1) is digits  # no augmentation, nothing to turn off
