@@ -203,10 +203,10 @@ def train_reference(
 
     task = data.name
     cpu = _cpu()
-    d = data.at_resolution(spec.input_shape[0])
+    recipe = replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs)
+    d = data.for_epochs(recipe.final_epochs).at_resolution(spec.input_shape[0])  # as the searches
     out = run_chain(
-        spec, d=d, recipe=replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs),
-        seed=seed,
+        spec, d=d, recipe=recipe, seed=seed,
         distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
         options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
     )  # fmt: skip
