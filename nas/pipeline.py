@@ -235,13 +235,14 @@ def run_search(
         temperature=temperature,
         alpha=alpha,
     )
-    if data.for_epochs(recipe.final_epochs) is not data:  # the teacher keeps its own recipe
+    trained_on = data.for_epochs(recipe.final_epochs)  # the teacher keeps its own recipe
+    if trained_on is not data:
         console.print(
             f"augmentation {data.augmentation} is off: it pays from "
             f"{AUGMENT_MIN_EPOCHS[data.augmentation]} final epochs, this run has "
             f"{recipe.final_epochs} (--epochs)"
         )
-        data = data.for_epochs(recipe.final_epochs)
+        data = trained_on
     console.print(
         f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
         f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "
@@ -463,7 +464,7 @@ def _full_fidelity(
     """
     from nas.train import train
 
-    out = []
+    out, teach = [], None  # the teacher's logits: computed once, when a finalist trains
     for i, cand in enumerate(finalists, start=1):
         d = data.at_resolution(cand.spec.input_shape[0])
         key = _final_key(cand.spec, d, recipe=recipe, seed=seed, distil=distil)
@@ -476,11 +477,12 @@ def _full_fidelity(
             )
             out.append((cand, val, (model, seconds)))
             continue
-        teach = (
-            {"teacher_logits": distil.teacher.logits(data), "temperature": distil.temperature,
-             "alpha": distil.alpha}
-            if distil.teacher is not None else {}
-        )  # fmt: skip
+        if teach is None:
+            teach = (
+                {"teacher_logits": distil.teacher.logits(data), "temperature": distil.temperature,
+                 "alpha": distil.alpha}
+                if distil.teacher is not None else {}
+            )  # fmt: skip
         t0 = time.monotonic()
         with console.status(
             f"full training {i}/{len(finalists)}: {cand.spec}, {recipe.final_epochs} epochs"
@@ -531,13 +533,11 @@ def _final_key(spec: Any, d: Any, *, recipe: Recipe, seed: int, distil: Distil) 
 
 def _save_final(keep: Path, key: str, spec: Any, model: Any, val: float, seconds: float) -> None:
     """The weights, then the record that names them: a record on disk means a whole file."""
-    from searchspaces._build import build
+    from searchspaces._build import save_weights
 
     keep.mkdir(parents=True, exist_ok=True)
-    bare = build(spec)  # uncompiled: no optimizer state in the file
-    bare.set_weights(model.get_weights())
     part = keep / f"{key}.part.weights.h5"
-    bare.save_weights(part)
+    save_weights(spec, model, part)
     part.replace(keep / f"{key}.weights.h5")
     record = keep / f"{key}.part.json"
     record.write_text(
@@ -548,15 +548,13 @@ def _save_final(keep: Path, key: str, spec: Any, model: Any, val: float, seconds
 
 def _load_final(keep: Path, key: str, spec: Any) -> tuple[Any, float, float] | None:
     """A kept full training, or None when there is none (or only part of one)."""
-    from searchspaces._build import build
+    from searchspaces._build import load_weights
 
     record, weights = keep / f"{key}.json", keep / f"{key}.weights.h5"
     if not (record.exists() and weights.exists()):
         return None
     meta = json.loads(record.read_text(encoding="utf-8"))
-    model = build(spec)
-    model.load_weights(weights)
-    return model, float(meta["val_accuracy"]), float(meta["seconds"])
+    return load_weights(spec, weights), float(meta["val_accuracy"]), float(meta["seconds"])
 
 
 def _finalise(

@@ -65,12 +65,11 @@ def _load(entry: Any, tracking_uri: str | None) -> Teacher:
         )
     quiet_tensorflow()
     from searchspaces import ArchSpec
-    from searchspaces._build import build
+    from searchspaces._build import load_weights
 
-    model = build(ArchSpec.parse(entry.arch))
     with tempfile.TemporaryDirectory(prefix="tinyzoo-teacher-") as tmp:
         path = zoo.pull(entry.ref, Path(tmp) / "t", tracking_uri=tracking_uri)  # sha256-checked
-        model.load_weights(path / KERAS_FILE)
+        model = load_weights(ArchSpec.parse(entry.arch), path / KERAS_FILE)
     return Teacher(entry, model)
 
 
@@ -127,7 +126,7 @@ def _train_and_register(
     from nas.profile import profile_spec, profile_tflite
     from nas.quantize import convert_and_verify
     from nas.train import accuracy, train
-    from searchspaces._build import build
+    from searchspaces._build import save_weights
 
     spec = space.teacher(data.geometry())
     epochs = TEACHER_EPOCHS.get(data.name, DEFAULT_TEACHER_EPOCHS)
@@ -186,9 +185,7 @@ def _train_and_register(
     }
     with tempfile.TemporaryDirectory(prefix="tinyzoo-teacher-") as tmp:
         keras_path = Path(tmp) / KERAS_FILE
-        bare = build(spec)  # uncompiled: its weights file carries no optimizer state
-        bare.set_weights(res.model.get_weights())
-        bare.save_weights(keras_path)
+        save_weights(spec, res.model, keras_path)
         registered = register_bundle(
             entry, tflite, v, prof, arena=arena, tracking_uri=tracking_uri, console=console,
             extra_files={KERAS_FILE: keras_path.read_bytes()},

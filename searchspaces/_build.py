@@ -77,3 +77,18 @@ def randomize(model: Any, seed: int = 0) -> Any:
             weights = [w if w.ndim > 1 else rng.normal(0, 0.1, w.shape) for w in weights]
         layer.set_weights([np.asarray(w, dtype=np.float32) for w in weights])
     return model
+
+
+def save_weights(spec: ArchSpec, model: Any, path: Any) -> None:
+    """`model`'s float weights to `path` (a .weights.h5 file), through a fresh uncompiled copy of
+    `spec`: the file carries no optimizer state, and `load_weights` rebuilds it."""
+    bare = build(spec)
+    bare.set_weights(model.get_weights())
+    bare.save_weights(path)
+
+
+def load_weights(spec: ArchSpec, path: Any) -> Any:
+    """`build(spec)` with the float weights that `save_weights` wrote to `path`."""
+    model = build(spec)
+    model.load_weights(path)
+    return model
