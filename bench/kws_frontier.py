@@ -174,8 +174,8 @@ def main() -> None:
         f"int8 test accuracy (TFLM, 960 clips of unseen speakers), mean ± sd over "
         f"{seeds_text(args.seeds)}; {epochs} epochs distilled from teacher-kws, PTQ (QAT when "
         f"PTQ loses > 0.5 points on validation). The .tflite split: constant data (int8 weights, "
-        f"int32 biases), quantization tables (12 B per channel: float32 scale, int64 zero "
-        f"point), tensor names, and the rest (flatbuffer tables, metadata). The goal line: half "
+        f"int32 biases), quantization tables (a float32 scale per channel, an int64 zero point "
+        f"per channel or, once nas.quantize.compact ran, per weight tensor), tensor names, and the rest (flatbuffer tables, metadata). The goal line: half "
         f"the {ref.name}'s .tflite ({ref.parts.total // 2:,} B) and MACs ({ref.macs // 2:,}).",
         "",
         "| model | int8 test % | .tflite B | x ref | data B | quant tables B | names B | rest B "

@@ -145,4 +145,7 @@ Peak memory is at layer {profile.peak_index} ({peak.op}, {peak.live_bytes:,} B l
 
 `model.tflite`, `model_data.h` / `model_data.cc` (the model as a C array, 16-byte aligned,
 with the measured arena size), `main.cc` (the TFLM calls), `profile.json` (per-layer rows).
+The .tflite is for TFLM, which reads one zero point for all channels of a weight tensor; a file
+tinyzoo converts stores only that one (8 B less per channel), which TensorFlow Lite's desktop
+interpreter refuses: `nas.quantize.expand_zero_points` gives it a file it runs.
 """

@@ -93,9 +93,10 @@ class _GraphBuilder:
         scales: int = 1,
     ) -> int:
         itemsize = {"int8": 1, "int32": 4}[dtype]
+        zero_points = min(scales, 1) if const else scales  # nas.quantize.compact: one
         self.tensors.append(
             TfliteTensor(
-                len(self.tensors), name, shape, dtype, itemsize, const, False, scales, scales
+                len(self.tensors), name, shape, dtype, itemsize, const, False, scales, zero_points
             )
         )
         return len(self.tensors) - 1
@@ -266,15 +267,16 @@ def _tflite_estimate(model: TfliteModel) -> int:
 
     Fitted on converted, trained-like models of the dscnn and mbv2 spaces, stripped of names
     as `nas.quantize.convert_int8` leaves them: the file is the constant data (each buffer
-    padded to at most 16 bytes) and 12 bytes per quantization channel (float32 scale, int64
-    zero point), plus flatbuffer tables that grow by 67 B per tensor (shape, quantization and
-    buffer entries) and 99 B per op; 605 B is the rest (least squares on 19 models, within
-    25 B of each), and 256 B of slack keeps it an upper bound: 235 to 439 B over the file on
-    bench/profile.py's 90 models; tests/test_profile.py holds it within ESTIMATE_SLACK.
+    padded to at most 16 bytes), 4 bytes per quantization scale and 8 per zero point (int64;
+    one per constant tensor once `nas.quantize.compact` ran), plus flatbuffer tables that grow
+    by 67 B per tensor (shape, quantization and buffer entries) and 99 B per op; 605 B is the
+    rest (least squares on 19 models, within 25 B of each), and 256 B of slack keeps it an
+    upper bound: bench/profile.py measures how far over the file it is, and
+    tests/test_profile.py holds it within ESTIMATE_SLACK.
     """
     n = 605 + 256 + 99 * len(model.ops)
     for x in model.tensors:
-        n += 67 + 12 * x.n_scales
+        n += 67 + 4 * x.n_scales + 8 * x.n_zero_points
         if x.is_constant:
             n += x.nbytes + 16
     return n

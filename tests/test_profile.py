@@ -158,32 +158,60 @@ def test_residual_add_pools_and_softmax_are_exact() -> None:
 
 
 @pytest.mark.slow
-def test_stripped_file_runs_the_same_in_the_same_arena() -> None:
-    """convert_int8 strips the strings TFLM never reads: a converter's file (names kept) and
-    the stripped one give TFLM's same outputs, arena and profile, in fewer bytes."""
+def test_compact_file_runs_the_same_in_the_same_arena() -> None:
+    """convert_int8 leaves out what TFLM never reads (strings) or reads once (the zero points of
+    weights and biases): the converter's file and the compact one give TFLM's same outputs,
+    arena and profile, in fewer bytes; TensorFlow Lite's desktop interpreter refuses the compact
+    file and runs it once expand_zero_points has restored one zero point per scale."""
+    import tensorflow as tf
     from tflite_micro import runtime
 
     from nas._tflite import read_tflite
-    from nas.quantize import measure_arena, strip_strings
+    from nas.quantize import compact, expand_zero_points, measure_arena
 
     named = (Path(__file__).parent / "data" / "tiny_int8.tflite").read_bytes()
-    stripped = strip_strings(named)
-    assert len(stripped) < len(named) and any(t.name for t in read_tflite(named).tensors)
-    assert not any(t.name for t in read_tflite(stripped).tensors)
-    assert measure_arena(stripped) == measure_arena(named)
-    a, b = profile_tflite(named), profile_tflite(stripped)
+    small = compact(named)
+    before, after = read_tflite(named).tensors, read_tflite(small).tensors
+    assert any(t.name for t in before) and not any(t.name for t in after)
+    per_channel = [i for i, t in enumerate(before) if t.n_zero_points > 1]
+    assert per_channel and all(before[i].is_constant for i in per_channel)
+    assert all(after[i].n_zero_points == 1 < after[i].n_scales for i in per_channel)
+    assert len(named) - len(small) > 8 * sum(before[i].n_zero_points - 1 for i in per_channel)
+    assert measure_arena(small) == measure_arena(named)
+    a, b = profile_tflite(named), profile_tflite(small)
     assert replace(a, tflite_bytes=0) == replace(b, tflite_bytes=0)
+    rng = np.random.default_rng(0)
+    shape = tuple(before[read_tflite(named).inputs[0]].shape)
+    inputs = [rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(8)]
     outputs = []
-    for tflite in (named, stripped):
+    for tflite in (named, small):
         ip = runtime.Interpreter.from_bytes(tflite, arena_size=a.arena_bytes)
-        shape = ip.get_input_details(0)["shape"]
-        rng, out = np.random.default_rng(0), []
-        for _ in range(8):
-            ip.set_input(rng.integers(-128, 128, shape, dtype=np.int8), 0)
+        out = []
+        for x in inputs:
+            ip.set_input(x, 0)
             ip.invoke()
             out.append(ip.get_output(0).copy())
         outputs.append(np.array(out))
     assert np.array_equal(*outputs) and len(np.unique(outputs[0])) > 1
+
+    def desktop(tflite: bytes) -> np.ndarray:
+        ip = tf.lite.Interpreter(model_content=tflite)
+        ip.allocate_tensors()
+        i, o = ip.get_input_details()[0]["index"], ip.get_output_details()[0]["index"]
+        out = []
+        for x in inputs:
+            ip.set_tensor(i, x)
+            ip.invoke()
+            out.append(ip.get_tensor(o).copy())
+        return np.array(out)
+
+    with pytest.raises(ValueError, match="zero_point"):
+        desktop(small)
+    restored = expand_zero_points(small)
+    assert [t.n_zero_points for t in read_tflite(restored).tensors] == [
+        t.n_zero_points for t in before
+    ]
+    assert np.array_equal(desktop(restored), desktop(named))
 
 
 def test_block_string_round_trip() -> None:
