@@ -190,9 +190,11 @@ def image_reference(space: Any, geometry: Any, budget: Any) -> Any:
 
 
 def train_reference(
-    spec: Any, data: Any, teacher: Any, budget: Any, seed: int, epochs: int | None
-) -> Row:
-    """The reference through the winner's final recipe: distilled, compressed, verified."""
+    spec: Any, data: Any, teacher: Any, budget: Any, seed: int, epochs: int | None,
+    checkpoint: Path | None = None,
+) -> Row:  # fmt: skip
+    """The reference through the winner's final recipe: distilled, compressed, verified; its
+    training keeps its state after each epoch in `checkpoint`, and an interrupted one goes on."""
     from rich.console import Console
 
     from nas.compress import Compress, run_chain
@@ -209,6 +211,7 @@ def train_reference(
         spec, d=d, recipe=recipe, seed=seed,
         distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
         options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
+        checkpoint=checkpoint,
     )  # fmt: skip
     v, p = out.verification, profile_tflite(out.tflite)
     arena = v.arena
@@ -270,8 +273,9 @@ def run_setting(
         key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}.json"
         return None if rows_dir is None else rows_dir / key
 
-    ref = timed(lambda: train_reference(ref_spec, data, teacher, budget, seed, epochs),
-                keep("reference"))  # fmt: skip
+    kept = keep("reference")
+    ck = None if kept is None else kept.with_suffix(".epoch.npz")
+    ref = timed(lambda: train_reference(ref_spec, data, teacher, budget, seed, epochs, ck), kept)
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)

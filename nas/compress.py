@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from nas.errors import TinyzooError
@@ -124,21 +125,26 @@ def run_chain(
     space: Any,
     console: Any,
     trained: tuple[Any, float] | None = None,
+    checkpoint: Path | None = None,
 ) -> Outcome:
     """Train, compress and verify `spec` on `d` (a Dataset at the spec's resolution).
 
     `trained` is (model, seconds) of this recipe's main training already done (distilled with a
     teacher, else on the labels): the search's full-fidelity step trained it, so it is reused.
+    `checkpoint` is where the main training keeps its state after each epoch, so that a run
+    that was interrupted goes on from there (nas.train).
     """
     from nas.prune import plan, prune_model
     from nas.quantize import convert_and_verify
-    from nas.train import train
+    from nas.train import checkpoint_epoch, train
 
     pruned_spec = plan(spec, options.prune, space) if options.prune else None  # fails early
     stages: list[Stage] = []
     models: dict[str, Any] = {}
 
     def fit(what: str, sp: Any, epochs: int, **kw: Any) -> tuple[Any, float]:
+        if kw.get("checkpoint") is not None and (done := checkpoint_epoch(kw["checkpoint"])):
+            console.print(f"  {what}: {done} of {epochs} epochs done in an earlier run")
         t0 = time.monotonic()
         with console.status(f"{what}: {sp}, {epochs} epochs on {len(d.x_train)} images"):
             res = train(
@@ -162,11 +168,16 @@ def run_chain(
         if logits is None and trained is not None:
             model, s = trained
         else:
-            model, s = fit("training on labels alone", spec, epochs)
+            main = {} if logits is not None else {"checkpoint": checkpoint}
+            model, s = fit("training on labels alone", spec, epochs, **main)
         show(_float_stage("student", "student", spec, model, d, s))
         models["student"] = model
     if logits is not None:
-        model, s = trained if trained is not None else fit(distil.describe(), spec, epochs, **teach)
+        model, s = (
+            trained
+            if trained is not None
+            else fit(distil.describe(), spec, epochs, checkpoint=checkpoint, **teach)
+        )
         show(_float_stage("distilled", "distilled", spec, model, d, s))
         models["distilled"] = model
     if pruned_spec is not None:

@@ -300,8 +300,8 @@ def run_search(
             raise
         raise Interrupted(
             f"search interrupted. Finished trials are kept in study {study_name!r} ({where}), "
-            "finished full trainings beside it; run the same command again to resume, nothing "
-            "was registered."
+            "full trainings beside it (finished ones, and the epochs of the one in progress); "
+            "run the same command again to resume, nothing was registered."
         ) from None
 
 
@@ -459,10 +459,11 @@ def _full_fidelity(
     there is a teacher), best validation accuracy first. Each model is kept for the chain.
 
     With `keep` (a folder beside the study's journal) each finished full training is saved
-    there, and a run of the same study that finds one with the same key reuses it: Ctrl-C
-    during the finalists' hours loses the one in progress, not those before it.
+    there, and a run of the same study that finds one with the same key reuses it; the one in
+    progress leaves a checkpoint after each epoch there (nas.train), which the next run goes
+    on from: Ctrl-C during the finalists' hours loses at most the epoch in progress.
     """
-    from nas.train import train
+    from nas.train import checkpoint_epoch, train
 
     out, teach = [], None  # the teacher's logits: computed once, when a finalist trains
     for i, cand in enumerate(finalists, start=1):
@@ -483,13 +484,21 @@ def _full_fidelity(
                  "alpha": distil.alpha}
                 if distil.teacher is not None else {}
             )  # fmt: skip
+        ck = None if keep is None else keep / f"{key}.epoch.npz"
+        resumed = None if ck is None else checkpoint_epoch(ck)
+        if resumed is not None:
+            console.print(
+                f"  full training {i}/{len(finalists)}: {resumed} of {recipe.final_epochs} "
+                f"epochs done in an earlier run, going on from {ck} · {cand.spec}"
+            )
         t0 = time.monotonic()
         with console.status(
             f"full training {i}/{len(finalists)}: {cand.spec}, {recipe.final_epochs} epochs"
         ):
             res = train(
                 cand.spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=recipe.final_epochs,
-                seed=seed, batch_size=recipe.batch_size, augment=d.augment, **teach,
+                seed=seed, batch_size=recipe.batch_size, augment=d.augment, checkpoint=ck,
+                **teach,
             )  # fmt: skip
         seconds = time.monotonic() - t0
         console.print(

@@ -6,15 +6,18 @@ learning rate and batch size were chosen on Fashion-MNIST validation data (docs/
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nas._quiet import quiet_tensorflow
 
-__all__ = ["TrainResult", "train", "accuracy"]
+__all__ = ["TrainResult", "accuracy", "checkpoint_epoch", "train"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ def train(
     alpha: float = 0.5,
     model: Any = None,
     augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    checkpoint: Path | None = None,
 ) -> TrainResult:
     """Train `searchspaces.build(spec)`. `on_epoch(epoch, val_acc)` returning True stops early.
 
@@ -61,6 +65,13 @@ def train(
     Given `model` (already built, e.g. pruned or fake-quantized), that model is trained on
     instead: fine-tuning. The best epoch's weights (by validation accuracy) are kept.
     `augment(x, rng)` returns a fresh variant of the training inputs for each epoch.
+
+    With `checkpoint` (a file path) the state after each epoch is written there: the model's
+    and the optimizer's variables, the random generator, the best epoch so far and the
+    history. A call that finds the file goes on from the epoch after it, and ends as the
+    uninterrupted run would have; the file is deleted once the training is done. The caller
+    names the file so that only the same training (architecture, data, recipe, seed, teacher)
+    finds it.
     """
     _setup(seed)
     import keras
@@ -82,8 +93,11 @@ def train(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
     rng = np.random.default_rng(seed)
-    best, best_weights, history = -1.0, None, []
-    for epoch in range(epochs):
+    best, best_weights, start = -1.0, None, 0
+    history: list[float] = []
+    if checkpoint is not None and checkpoint.exists():
+        start, best, best_weights, history = _restore(checkpoint, model, fitted, rng)
+    for epoch in range(start, epochs):
         order = rng.permutation(len(x_train))
         x = x_train[order] if augment is None else augment(x_train[order], rng)
         fitted.fit(
@@ -98,10 +112,56 @@ def train(
         history.append(acc)
         if acc > best:
             best, best_weights = acc, model.get_weights()
+        if checkpoint is not None:
+            _save(checkpoint, epoch + 1, model, fitted, rng, best, best_weights, history)
         if on_epoch is not None and on_epoch(epoch, acc):
             break
     if best_weights is not None:
         model.set_weights(best_weights)
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     return TrainResult(
         model=model, val_accuracy=best, epochs_run=len(history), history=tuple(history)
     )
+
+
+def checkpoint_epoch(path: Path) -> int | None:
+    """The epochs a `train(checkpoint=path)` has finished, or None without a checkpoint."""
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        return int(json.loads(bytes(z["meta"]).decode())["epoch"])
+
+
+def _save(
+    path: Path, epoch: int, model: Any, fitted: Any, rng: np.random.Generator, best: float,
+    best_weights: list[np.ndarray] | None, history: list[float],
+) -> None:  # fmt: skip
+    """The state after `epoch` epochs, written whole or not at all (a temporary, then a rename)."""
+    arrays: dict[str, Any] = {f"m{i}": np.asarray(v) for i, v in enumerate(model.variables)}
+    arrays |= {f"o{i}": np.asarray(v) for i, v in enumerate(fitted.optimizer.variables)}
+    arrays |= {f"b{i}": w for i, w in enumerate(best_weights or [])}
+    meta = {"epoch": epoch, "best": best, "history": history, "rng": rng.bit_generator.state,
+            "best_weights": len(best_weights or [])}  # fmt: skip
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    with open(part, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(part, path)
+
+
+def _restore(
+    path: Path, model: Any, fitted: Any, rng: np.random.Generator
+) -> tuple[int, float, list[np.ndarray] | None, list[float]]:
+    """Load `_save`'s state into `model`, `fitted`'s optimizer and `rng`."""
+    with np.load(path) as z:
+        meta = json.loads(bytes(z["meta"]).decode())
+        for i, v in enumerate(model.variables):
+            v.assign(z[f"m{i}"])
+        fitted.optimizer.build(fitted.trainable_variables)
+        for i, v in enumerate(fitted.optimizer.variables):
+            v.assign(z[f"o{i}"])
+        best_weights = [z[f"b{i}"] for i in range(meta["best_weights"])] or None
+    rng.bit_generator.state = meta["rng"]
+    return int(meta["epoch"]), float(meta["best"]), best_weights, list(meta["history"])

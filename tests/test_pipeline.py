@@ -256,6 +256,55 @@ def test_a_finished_full_training_is_kept_and_reused(tmp_path: Path) -> None:
     assert "earlier run" not in said
 
 
+def test_a_full_training_interrupted_mid_way_goes_on_from_its_last_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a finalist's training (here after its second of three epochs): the next
+    run goes on from the checkpoint and ends with the weights of an uninterrupted run."""
+    import io
+
+    import numpy as np
+    from rich.console import Console
+
+    import nas.train
+    from nas.data import load_task
+    from nas.pipeline import Distil, _full_fidelity
+    from nas.search import Candidate
+    from searchspaces import ArchSpec
+
+    data = load_task("digits")
+    cand = Candidate(ArchSpec.parse("r8x8x1_c3s1c8_ds3s2c16_gap_fc10"), 0.5, trial=0)
+    recipe = Recipe(proxy_samples=100, proxy_epochs=1, final_epochs=3, batch_size=64)
+    plain = Distil(teacher=None, temperature=4.0, alpha=0.5)
+
+    def full(keep: Path) -> tuple[str, list[np.ndarray]]:
+        out = io.StringIO()
+        ((_, _, (model, _)),) = _full_fidelity(
+            [cand], data=data, recipe=recipe, seed=0, distil=plain,
+            console=Console(file=out, width=300), keep=keep,
+        )  # fmt: skip
+        return out.getvalue(), model.get_weights()
+
+    _, whole = full(tmp_path / "whole")
+    real, calls = nas.train.accuracy, []
+
+    def ctrl_c_in_epoch_3(*args: object, **kwargs: object) -> float:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nas.train, "accuracy", ctrl_c_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        full(tmp_path / "finals")
+    monkeypatch.setattr(nas.train, "accuracy", real)
+    assert len(list((tmp_path / "finals").glob("*.epoch.npz"))) == 1
+    said, resumed = full(tmp_path / "finals")
+    assert "2 of 3 epochs done in an earlier run" in said
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, whole, strict=True))
+    assert not list((tmp_path / "finals").glob("*.epoch.npz"))  # done: only the kept model
+
+
 def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
     tracking_uri: str,
 ) -> None:
