@@ -51,7 +51,7 @@ class Prepared:
 
     task: str
     spec: Any
-    data: Any  # Dataset at the spec's resolution
+    data: Any  # Dataset at the spec's resolution, with the task's augmentation (see _chain)
     recipe: Any
     teacher: Any
     logits: Any  # the teacher's logits for every training image
@@ -77,8 +77,7 @@ def prepare(task: str, store: str) -> Prepared:
     )  # fmt: skip
     assert teacher is not None
     return Prepared(
-        task, spec, data.for_epochs(RECIPES[task].final_epochs).at_resolution(spec.input_shape[0]),
-        RECIPES[task], teacher,
+        task, spec, data.at_resolution(spec.input_shape[0]), RECIPES[task], teacher,
         teacher.logits(data),
     )  # fmt: skip
 
@@ -94,7 +93,9 @@ def _chain(
     from searchspaces import get_space
 
     return run_chain(
-        p.spec, d=p.data, recipe=replace(p.recipe, final_epochs=epochs), seed=seed,
+        # augmentation as a search's final training of `epochs` gets it (Dataset.for_epochs)
+        p.spec, d=p.data.for_epochs(epochs), recipe=replace(p.recipe, final_epochs=epochs),
+        seed=seed,
         distil=Distil(p.teacher if distilled else None, DEFAULT_TEMPERATURE, DEFAULT_ALPHA),
         logits=p.logits if distilled else None, options=options, space=get_space("dscnn"),
         console=Console(stderr=True), trained=trained,
