@@ -194,7 +194,8 @@ def train_reference(
     checkpoint: Path | None = None,
 ) -> Row:  # fmt: skip
     """The reference through the winner's final recipe: distilled, compressed, verified; its
-    training keeps its state after each epoch in `checkpoint`, and an interrupted one goes on."""
+    trainings (distilled, and the labels-only baseline) keep their state after each epoch in
+    `checkpoint` and beside it, and an interrupted one goes on from there."""
     from rich.console import Console
 
     from nas.compress import Compress, run_chain
@@ -276,6 +277,9 @@ def run_setting(
     kept = keep("reference")
     ck = None if kept is None else kept.with_suffix(".epoch.npz")
     ref = timed(lambda: train_reference(ref_spec, data, teacher, budget, seed, epochs, ck), kept)
+    if ck is not None:  # the row is kept now
+        for f in ck.parent.glob(f"{ck.stem}*.npz"):
+            f.unlink()
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)

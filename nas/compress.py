@@ -132,11 +132,12 @@ def run_chain(
     `trained` is (model, seconds) of this recipe's main training already done (distilled with a
     teacher, else on the labels): the search's full-fidelity step trained it, so it is reused.
     `checkpoint` is where the main training keeps its state after each epoch, so that a run
-    that was interrupted goes on from there (nas.train).
+    that was interrupted goes on from there (nas.train); the labels-only baseline's is beside
+    it (`.labels.npz`). The caller deletes both once it has kept the outcome.
     """
     from nas.prune import plan, prune_model
     from nas.quantize import convert_and_verify
-    from nas.train import checkpoint_epoch, train
+    from nas.train import checkpoint_epoch, progress, train
 
     pruned_spec = plan(spec, options.prune, space) if options.prune else None  # fails early
     stages: list[Stage] = []
@@ -146,12 +147,14 @@ def run_chain(
         if kw.get("checkpoint") is not None and (done := checkpoint_epoch(kw["checkpoint"])):
             console.print(f"  {what}: {done} of {epochs} epochs done in an earlier run")
         t0 = time.monotonic()
-        with console.status(f"{what}: {sp}, {epochs} epochs on {len(d.x_train)} images"):
+        text = f"{what}: {sp}"
+        with console.status(f"{text}, {epochs} epochs on {len(d.x_train)} images") as status:
             res = train(
                 sp, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
-                batch_size=recipe.batch_size, augment=d.augment, **kw,
+                batch_size=recipe.batch_size, augment=d.augment,
+                on_epoch=progress(status, text, epochs), **kw,
             )  # fmt: skip
-        return res.model, time.monotonic() - t0
+        return res.model, time.monotonic() - t0 + res.earlier_seconds
 
     def show(st: Stage) -> None:
         stages.append(st)
@@ -168,8 +171,10 @@ def run_chain(
         if logits is None and trained is not None:
             model, s = trained
         else:
-            main = {} if logits is not None else {"checkpoint": checkpoint}
-            model, s = fit("training on labels alone", spec, epochs, **main)
+            labels = checkpoint
+            if checkpoint is not None and logits is not None:
+                labels = checkpoint.with_suffix(".labels.npz")
+            model, s = fit("training on labels alone", spec, epochs, checkpoint=labels)
         show(_float_stage("student", "student", spec, model, d, s))
         models["student"] = model
     if logits is not None:

@@ -412,10 +412,16 @@ def _run(
             f"[bold]final[/] #{rank} {cand.spec} (full val {full_val:.4f}, proxy val "
             f"{cand.val_accuracy:.3f})"
         )
+        # the chain's other full training (the labels-only baseline) checkpoints there too
+        d = data.at_resolution(cand.spec.input_shape[0])
+        key = _final_key(cand.spec, d, recipe=recipe, seed=seed, distil=distil)
+        ck = Path(job.journal).with_suffix(".finals") / f"{key}.chain.npz"
         out = _finalise(
             cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
-            distil=distil, compress=compress, space=space, trained=trained,
+            distil=distil, compress=compress, space=space, trained=trained, checkpoint=ck,
         )  # fmt: skip
+        for f in ck.parent.glob(f"{ck.stem}*.npz"):
+            f.unlink()
         if out is None:
             continue
         out.update(
@@ -463,7 +469,7 @@ def _full_fidelity(
     progress leaves a checkpoint after each epoch there (nas.train), which the next run goes
     on from: Ctrl-C during the finalists' hours loses at most the epoch in progress.
     """
-    from nas.train import checkpoint_epoch, train
+    from nas.train import checkpoint_epoch, progress, train
 
     out, teach = [], None  # the teacher's logits: computed once, when a finalist trains
     for i, cand in enumerate(finalists, start=1):
@@ -492,21 +498,21 @@ def _full_fidelity(
                 f"epochs done in an earlier run, going on from {ck} · {cand.spec}"
             )
         t0 = time.monotonic()
-        with console.status(
-            f"full training {i}/{len(finalists)}: {cand.spec}, {recipe.final_epochs} epochs"
-        ):
+        text = f"full training {i}/{len(finalists)}: {cand.spec}"
+        with console.status(f"{text}, {recipe.final_epochs} epochs") as status:
             res = train(
                 cand.spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=recipe.final_epochs,
                 seed=seed, batch_size=recipe.batch_size, augment=d.augment, checkpoint=ck,
-                **teach,
+                on_epoch=progress(status, text, recipe.final_epochs), **teach,
             )  # fmt: skip
-        seconds = time.monotonic() - t0
+        seconds = time.monotonic() - t0 + res.earlier_seconds
         console.print(
             f"  full training {i}/{len(finalists)}: val {res.val_accuracy:.4f} (proxy "
             f"{cand.val_accuracy:.3f}) · {seconds:.0f} s · {cand.spec}"
         )
-        if keep is not None:
+        if keep is not None and ck is not None:
             _save_final(keep, key, cand.spec, res.model, float(res.val_accuracy), seconds)
+            ck.unlink(missing_ok=True)  # kept whole now
         out.append((cand, float(res.val_accuracy), (res.model, seconds)))
     return sorted(out, key=lambda c: -c[1])
 
@@ -578,6 +584,7 @@ def _finalise(
     compress: Compress,
     space: Any,
     trained: tuple[Any, float] | None = None,
+    checkpoint: Path | None = None,
 ) -> dict[str, Any] | None:
     from nas.profile import profile_spec, profile_tflite
 
@@ -585,7 +592,7 @@ def _finalise(
     logits = distil.teacher.logits(data) if distil.teacher is not None else None
     out = run_chain(
         spec, d=d, recipe=recipe, seed=seed, distil=distil, logits=logits, options=compress,
-        space=space, console=console, trained=trained,
+        space=space, console=console, trained=trained, checkpoint=checkpoint,
     )  # fmt: skip
     spec, tflite, v = out.spec, out.tflite, out.verification
     measured = profile_tflite(tflite)

@@ -125,19 +125,18 @@ def _train_and_register(
     from nas.pipeline import register_bundle
     from nas.profile import profile_spec, profile_tflite
     from nas.quantize import convert_and_verify
-    from nas.train import accuracy, train
+    from nas.train import accuracy, progress, train
     from searchspaces._build import save_weights
 
     spec = space.teacher(data.geometry())
     epochs = TEACHER_EPOCHS.get(data.name, DEFAULT_TEACHER_EPOCHS)
     d = data.at_resolution(spec.input_shape[0])
     batch = TEACHER_BATCH.get(data.name, 32 if len(d.x_train) < 5000 else 128)
-    with console.status(
-        f"training the {data.name} teacher {spec} for {epochs} epochs (once; kept in the zoo)"
-    ):
+    text = f"training the {data.name} teacher {spec} (once; kept in the zoo)"
+    with console.status(f"{text}, {epochs} epochs") as status:
         res = train(
             spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
-            batch_size=batch, augment=d.augment,
+            batch_size=batch, augment=d.augment, on_epoch=progress(status, text, epochs),
         )  # fmt: skip
     float_acc = accuracy(res.model, d.x_test, d.y_test)
     with console.status("teacher: int8 conversion and TFLM verification"):

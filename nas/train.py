@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ import numpy as np
 
 from nas._quiet import quiet_tensorflow
 
-__all__ = ["TrainResult", "accuracy", "checkpoint_epoch", "train"]
+__all__ = ["TrainResult", "accuracy", "checkpoint_epoch", "progress", "train"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class TrainResult:
     val_accuracy: float
     epochs_run: int
     history: tuple[float, ...]  # validation accuracy after each epoch
+    earlier_seconds: float = 0.0  # wall seconds of the interrupted runs this one went on from
 
 
 def _setup(seed: int) -> None:
@@ -69,9 +72,11 @@ def train(
     With `checkpoint` (a file path) the state after each epoch is written there: the model's
     and the optimizer's variables, the random generator, the best epoch so far and the
     history. A call that finds the file goes on from the epoch after it, and ends as the
-    uninterrupted run would have; the file is deleted once the training is done. The caller
-    names the file so that only the same training (architecture, data, recipe, seed, teacher)
-    finds it.
+    uninterrupted run would have; after the last epoch the file holds the finished state (a
+    call that finds it returns at once), and the caller deletes it once it has kept what it
+    needs. The caller names the file so that only the same training (architecture, data,
+    recipe, seed, teacher) finds it; a file that does not match this call (epochs, batch,
+    data size, variables) or cannot be read is discarded and the training starts afresh.
     """
     _setup(seed)
     import keras
@@ -93,10 +98,17 @@ def train(
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
     rng = np.random.default_rng(seed)
-    best, best_weights, start = -1.0, None, 0
+    best, best_weights, start, earlier = -1.0, None, 0, 0.0
     history: list[float] = []
-    if checkpoint is not None and checkpoint.exists():
-        start, best, best_weights, history = _restore(checkpoint, model, fitted, rng)
+    shape = {"epochs": epochs, "batch_size": batch_size, "examples": len(x_train)}
+    if checkpoint is not None and (kept := _restore(checkpoint, shape, model, fitted, rng)):
+        start, best, best_weights, history, earlier = kept
+    t0 = time.monotonic()
+
+    def state(done: int) -> dict[str, Any]:
+        return {**shape, "epoch": done, "best": best, "history": history,
+                "rng": rng.bit_generator.state, "seconds": earlier + time.monotonic() - t0}  # fmt: skip
+
     for epoch in range(start, epochs):
         order = rng.permutation(len(x_train))
         x = x_train[order] if augment is None else augment(x_train[order], rng)
@@ -113,55 +125,85 @@ def train(
         if acc > best:
             best, best_weights = acc, model.get_weights()
         if checkpoint is not None:
-            _save(checkpoint, epoch + 1, model, fitted, rng, best, best_weights, history)
+            _save(checkpoint, state(epoch + 1), model, fitted, best_weights)
         if on_epoch is not None and on_epoch(epoch, acc):
+            if checkpoint is not None:  # a stop is the end: a resumed run does not go past it
+                _save(checkpoint, state(epochs), model, fitted, best_weights)
             break
     if best_weights is not None:
         model.set_weights(best_weights)
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
     return TrainResult(
-        model=model, val_accuracy=best, epochs_run=len(history), history=tuple(history)
-    )
+        model=model, val_accuracy=best, epochs_run=len(history), history=tuple(history),
+        earlier_seconds=earlier,
+    )  # fmt: skip
+
+
+def progress(status: Any, text: str, epochs: int) -> Callable[[int, float], bool]:
+    """An `on_epoch` that shows each finished epoch on `status` (a rich Status) after `text`;
+    it never stops the training."""
+
+    def on_epoch(epoch: int, acc: float) -> bool:
+        status.update(f"{text} · epoch {epoch + 1}/{epochs} done, val {acc:.4f}")
+        return False
+
+    return on_epoch
 
 
 def checkpoint_epoch(path: Path) -> int | None:
-    """The epochs a `train(checkpoint=path)` has finished, or None without a checkpoint."""
-    if not path.exists():
+    """The epochs a `train(checkpoint=path)` has finished, or None without a readable one."""
+    try:
+        with np.load(path) as z:
+            return int(json.loads(bytes(z["meta"]).decode())["epoch"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
-    with np.load(path) as z:
-        return int(json.loads(bytes(z["meta"]).decode())["epoch"])
 
 
 def _save(
-    path: Path, epoch: int, model: Any, fitted: Any, rng: np.random.Generator, best: float,
-    best_weights: list[np.ndarray] | None, history: list[float],
-) -> None:  # fmt: skip
-    """The state after `epoch` epochs, written whole or not at all (a temporary, then a rename)."""
+    path: Path, meta: dict[str, Any], model: Any, fitted: Any, best: list[np.ndarray] | None
+) -> None:
+    """The state after an epoch, written whole or not at all (a temporary, synced, renamed)."""
     arrays: dict[str, Any] = {f"m{i}": np.asarray(v) for i, v in enumerate(model.variables)}
     arrays |= {f"o{i}": np.asarray(v) for i, v in enumerate(fitted.optimizer.variables)}
-    arrays |= {f"b{i}": w for i, w in enumerate(best_weights or [])}
-    meta = {"epoch": epoch, "best": best, "history": history, "rng": rng.bit_generator.state,
-            "best_weights": len(best_weights or [])}  # fmt: skip
+    arrays |= {f"b{i}": w for i, w in enumerate(best or [])}
+    meta = {**meta, "variables": [list(np.shape(v)) for v in model.variables],
+            "best_weights": len(best or [])}  # fmt: skip
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     with open(part, "wb") as f:
         np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(part, path)
 
 
 def _restore(
-    path: Path, model: Any, fitted: Any, rng: np.random.Generator
-) -> tuple[int, float, list[np.ndarray] | None, list[float]]:
-    """Load `_save`'s state into `model`, `fitted`'s optimizer and `rng`."""
-    with np.load(path) as z:
-        meta = json.loads(bytes(z["meta"]).decode())
-        for i, v in enumerate(model.variables):
-            v.assign(z[f"m{i}"])
-        fitted.optimizer.build(fitted.trainable_variables)
-        for i, v in enumerate(fitted.optimizer.variables):
-            v.assign(z[f"o{i}"])
-        best_weights = [z[f"b{i}"] for i in range(meta["best_weights"])] or None
+    path: Path, shape: dict[str, int], model: Any, fitted: Any, rng: np.random.Generator
+) -> tuple[int, float, list[np.ndarray] | None, list[float], float] | None:
+    """Load `_save`'s state into `model`, `fitted`'s optimizer and `rng`; None (and the file
+    deleted) when there is none, it cannot be read, or it is another training's."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            ours = [list(np.shape(v)) for v in model.variables]
+            if {k: meta.get(k) for k in shape} != shape or meta["variables"] != ours:
+                raise ValueError("another training's checkpoint")
+            saved_model = [z[f"m{i}"] for i in range(len(ours))]
+            fitted.optimizer.build(fitted.trainable_variables)
+            slots = fitted.optimizer.variables
+            saved_opt = [z[f"o{i}"] for i in range(len(slots))]
+            if [a.shape for a in saved_opt] != [tuple(np.shape(v)) for v in slots]:
+                raise ValueError("another optimizer's state")
+            best = [z[f"b{i}"] for i in range(meta["best_weights"])] or None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        path.unlink(missing_ok=True)
+        return None
+    for v, a in zip(model.variables, saved_model, strict=True):
+        v.assign(a)
+    for v, a in zip(slots, saved_opt, strict=True):
+        v.assign(a)
     rng.bit_generator.state = meta["rng"]
-    return int(meta["epoch"]), float(meta["best"]), best_weights, list(meta["history"])
+    return (int(meta["epoch"]), float(meta["best"]), best, list(meta["history"]),
+            float(meta["seconds"]))  # fmt: skip
