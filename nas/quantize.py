@@ -101,7 +101,8 @@ def _rewrite(tflite: bytes, each_tensor: Any, *, strip: bool) -> bytes:
         flatbuffer_utils.strip_strings(model)
     for graph in model.subgraphs:
         for t in graph.tensors:
-            if model.buffers[t.buffer].data is not None:  # constant: weights, biases
+            b = model.buffers[t.buffer]  # constant (weights, biases): as nas._tflite reads it
+            if (b.data is not None and len(b.data) > 0) or (b.offset or 0) > 1:
                 each_tensor(t)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
