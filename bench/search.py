@@ -14,7 +14,10 @@ For each setting, in one run and on one scratch zoo:
 All three get the same final recipe: the task's final epochs, distilled from the task's teacher
 (the default T and alpha), int8 post-training quantization (QAT when it loses more than 0.5
 points of validation accuracy), verified on TFLM's reference kernels over the whole test split.
-The teacher is trained (or imported) before the clocks start. CPU time is user + system time of
+None trains the labels-only student that `tinyzoo search` adds to a winner's compression report
+(`Compress(baseline=False)`): it changes no row and would cost each method one more final
+training (50 minutes of fashion's 60 epochs). The teacher is trained (or imported) before the
+clocks start. CPU time is user + system time of
 this process, which runs everything (no workers).
 
 References: for images, MobileNetV1 (the `mbv1` space) at width 0.25, with the depth, input
@@ -30,8 +33,8 @@ carrying the setting's table.
 `--store DIR` keeps the scratch zoo in DIR instead of a temporary folder, and each finished
 method's row beside it (rows/, keyed by setting, method, trials, seed and epochs). Run the same
 command again with the same DIR after an interruption and finished methods are not redone; an
-interrupted search resumes its study's finished trials and finished full trainings (the one in
-progress is redone). A method that ran over several runs reports the sum of their wall and CPU
+interrupted search resumes its study's finished trials and finished full trainings, and the
+one in progress from its last epoch (as the reference's training does). A method that ran over several runs reports the sum of their wall and CPU
 times (an interruption leaves rows/*.spent.json; a run killed without Ctrl-C leaves nothing, and
 its time is not counted). Rows are not
 invalidated by code changes: use a fresh DIR after changing the recipe or the code.
@@ -194,8 +197,8 @@ def train_reference(
     checkpoint: Path | None = None,
 ) -> Row:  # fmt: skip
     """The reference through the winner's final recipe: distilled, compressed, verified; its
-    trainings (distilled, and the labels-only baseline) keep their state after each epoch in
-    `checkpoint` and beside it, and an interrupted one goes on from there."""
+    training keeps its state after each epoch in `checkpoint`, and an interrupted one goes on
+    from there."""
     from rich.console import Console
 
     from nas.compress import Compress, run_chain
@@ -211,7 +214,7 @@ def train_reference(
     out = run_chain(
         spec, d=d, recipe=recipe, seed=seed,
         distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
-        options=Compress(), space=get_space("dscnn"), console=Console(stderr=True),
+        options=Compress(baseline=False), space=get_space("dscnn"), console=Console(stderr=True),
         checkpoint=checkpoint,
     )  # fmt: skip
     v, p = out.verification, profile_tflite(out.tflite)
@@ -226,6 +229,7 @@ def train_reference(
 
 def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: int,
            store: str, epochs: int | None) -> Row:  # fmt: skip
+    from nas.compress import Compress
     from nas.pipeline import run_search
     from nas.profile import profile_tflite
     from zoo import load
@@ -233,7 +237,8 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     cpu = _cpu()
     entry = run_search(
         board=s.board, task=s.task, trials=trials, seed=seed, tracking_uri=store,
-        study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, epochs=epochs, **limits,
+        study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, epochs=epochs,
+        compress=Compress(baseline=False), **limits,
     )  # fmt: skip
     spent = _cpu() - cpu
     p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
