@@ -16,7 +16,8 @@ All three get the same final recipe: the task's final epochs, distilled from the
 points of validation accuracy), verified on TFLM's reference kernels over the whole test split.
 None trains the labels-only student that `tinyzoo search` adds to a winner's compression report
 (`Compress(baseline=False)`): it changes no row and would cost each method one more final
-training (50 minutes of fashion's 60 epochs). The teacher is trained (or imported) before the
+training (50 minutes of fashion's 60 epochs), so a shipped winner's compression report starts
+at the distilled model. The teacher is trained (or imported) before the
 clocks start. CPU time is user + system time of
 this process, which runs everything (no workers).
 
@@ -34,10 +35,12 @@ carrying the setting's table.
 method's row beside it (rows/, keyed by setting, method, trials, seed and epochs). Run the same
 command again with the same DIR after an interruption and finished methods are not redone; an
 interrupted search resumes its study's finished trials and finished full trainings, and the
-one in progress from its last epoch (as the reference's training does). A method that ran over several runs reports the sum of their wall and CPU
-times (an interruption leaves rows/*.spent.json; a run killed without Ctrl-C leaves nothing, and
-its time is not counted). Rows are not
-invalidated by code changes: use a fresh DIR after changing the recipe or the code.
+one in progress from its last epoch (as the reference's training does). A method that ran over
+several runs reports the sum of their wall and CPU times: an interruption (Ctrl-C, SIGTERM or
+SIGHUP) leaves them in rows/*.spent.json. A run killed outright (SIGKILL, a lost machine) leaves
+its trials and epoch checkpoints, which the next run goes on from, but not its time: that
+method's CPU and wall time are then lower bounds. Rows are not invalidated by code changes: use
+a fresh DIR after changing the recipe or the code.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ import argparse
 import contextlib
 import json
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -346,6 +350,10 @@ def report(
     return lines
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", default=",".join(SETTINGS))
@@ -358,6 +366,8 @@ def main() -> None:
         help="keep the scratch zoo and finished rows in DIR; the same command again resumes",
     )  # fmt: skip
     args = ap.parse_args()
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: the time spent is written down
+        signal.signal(sig, _interrupt)
     keys = args.settings.split(",")
     unknown = [k for k in keys if k not in SETTINGS]
     if unknown:

@@ -137,15 +137,13 @@ def run_chain(
     """
     from nas.prune import plan, prune_model
     from nas.quantize import convert_and_verify
-    from nas.train import checkpoint_epoch, progress, train
+    from nas.train import progress, train
 
     pruned_spec = plan(spec, options.prune, space) if options.prune else None  # fails early
     stages: list[Stage] = []
     models: dict[str, Any] = {}
 
     def fit(what: str, sp: Any, epochs: int, **kw: Any) -> tuple[Any, float]:
-        if kw.get("checkpoint") is not None and (done := checkpoint_epoch(kw["checkpoint"])):
-            console.print(f"  {what}: {done} of {epochs} epochs done in an earlier run")
         t0 = time.monotonic()
         text = f"{what}: {sp}"
         with console.status(f"{text}, {epochs} epochs on {len(d.x_train)} images") as status:
@@ -154,6 +152,10 @@ def run_chain(
                 batch_size=recipe.batch_size, augment=d.augment,
                 on_epoch=progress(status, text, epochs), **kw,
             )  # fmt: skip
+        if res.resumed_epochs:
+            console.print(
+                f"  {what}: went on from epoch {res.resumed_epochs} of an interrupted run"
+            )
         return res.model, time.monotonic() - t0 + res.earlier_seconds
 
     def show(st: Stage) -> None:

@@ -407,21 +407,20 @@ def _run(
         result.ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
         console=console, keep=Path(job.journal).with_suffix(".finals"),
     )  # fmt: skip
+    chains = []  # the chains' other full training (the labels-only baseline) checkpoints too
     for rank, (cand, full_val, trained) in enumerate(finalists, start=1):
         console.print(
             f"[bold]final[/] #{rank} {cand.spec} (full val {full_val:.4f}, proxy val "
             f"{cand.val_accuracy:.3f})"
         )
-        # the chain's other full training (the labels-only baseline) checkpoints there too
         d = data.at_resolution(cand.spec.input_shape[0])
         key = _final_key(cand.spec, d, recipe=recipe, seed=seed, distil=distil)
-        ck = Path(job.journal).with_suffix(".finals") / f"{key}.chain.npz"
+        chains.append(Path(job.journal).with_suffix(".finals") / f"{key}.chain.npz")
         out = _finalise(
             cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
-            distil=distil, compress=compress, space=space, trained=trained, checkpoint=ck,
+            distil=distil, compress=compress, space=space, trained=trained,
+            checkpoint=chains[-1],
         )  # fmt: skip
-        for f in ck.parent.glob(f"{ck.stem}*.npz"):
-            f.unlink()
         if out is None:
             continue
         out.update(
@@ -444,7 +443,9 @@ def _run(
         )
         entry = _register(out, tracking_uri=tracking_uri, console=console)
         _log_trials(entry, storage, study_name, tracking_uri, console)
+        _drop(chains)
         return entry
+    _drop(chains)
     raise TinyzooError(
         f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
         "nothing was registered. Loosen the budget or run more --trials."
@@ -469,7 +470,7 @@ def _full_fidelity(
     progress leaves a checkpoint after each epoch there (nas.train), which the next run goes
     on from: Ctrl-C during the finalists' hours loses at most the epoch in progress.
     """
-    from nas.train import checkpoint_epoch, progress, train
+    from nas.train import progress, train
 
     out, teach = [], None  # the teacher's logits: computed once, when a finalist trains
     for i, cand in enumerate(finalists, start=1):
@@ -491,12 +492,6 @@ def _full_fidelity(
                 if distil.teacher is not None else {}
             )  # fmt: skip
         ck = None if keep is None else keep / f"{key}.epoch.npz"
-        resumed = None if ck is None else checkpoint_epoch(ck)
-        if resumed is not None:
-            console.print(
-                f"  full training {i}/{len(finalists)}: {resumed} of {recipe.final_epochs} "
-                f"epochs done in an earlier run, going on from {ck} · {cand.spec}"
-            )
         t0 = time.monotonic()
         text = f"full training {i}/{len(finalists)}: {cand.spec}"
         with console.status(f"{text}, {recipe.final_epochs} epochs") as status:
@@ -506,15 +501,26 @@ def _full_fidelity(
                 on_epoch=progress(status, text, recipe.final_epochs), **teach,
             )  # fmt: skip
         seconds = time.monotonic() - t0 + res.earlier_seconds
+        went_on = (
+            f" (went on from epoch {res.resumed_epochs} of an interrupted run, {ck})"
+            if res.resumed_epochs else ""
+        )  # fmt: skip
         console.print(
             f"  full training {i}/{len(finalists)}: val {res.val_accuracy:.4f} (proxy "
-            f"{cand.val_accuracy:.3f}) · {seconds:.0f} s · {cand.spec}"
+            f"{cand.val_accuracy:.3f}) · {seconds:.0f} s · {cand.spec}{went_on}"
         )
         if keep is not None and ck is not None:
             _save_final(keep, key, cand.spec, res.model, float(res.val_accuracy), seconds)
             ck.unlink(missing_ok=True)  # kept whole now
         out.append((cand, float(res.val_accuracy), (res.model, seconds)))
     return sorted(out, key=lambda c: -c[1])
+
+
+def _drop(checkpoints: list[Path]) -> None:
+    """Delete chain checkpoints (and the baseline's beside each) once the search is decided."""
+    for ck in checkpoints:
+        for f in ck.parent.glob(f"{ck.stem}*.npz"):
+            f.unlink()
 
 
 def _final_key(spec: Any, d: Any, *, recipe: Recipe, seed: int, distil: Distil) -> str:

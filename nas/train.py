@@ -29,6 +29,7 @@ class TrainResult:
     epochs_run: int
     history: tuple[float, ...]  # validation accuracy after each epoch
     earlier_seconds: float = 0.0  # wall seconds of the interrupted runs this one went on from
+    resumed_epochs: int = 0  # epochs a checkpoint held when this run started
 
 
 def _setup(seed: int) -> None:
@@ -101,6 +102,8 @@ def train(
     best, best_weights, start, earlier = -1.0, None, 0, 0.0
     history: list[float] = []
     shape = {"epochs": epochs, "batch_size": batch_size, "examples": len(x_train)}
+    if checkpoint is not None:
+        checkpoint.with_name(checkpoint.name + ".part").unlink(missing_ok=True)  # a torn write
     if checkpoint is not None and (kept := _restore(checkpoint, shape, model, fitted, rng)):
         start, best, best_weights, history, earlier = kept
     t0 = time.monotonic()
@@ -134,7 +137,7 @@ def train(
         model.set_weights(best_weights)
     return TrainResult(
         model=model, val_accuracy=best, epochs_run=len(history), history=tuple(history),
-        earlier_seconds=earlier,
+        earlier_seconds=earlier, resumed_epochs=start,
     )  # fmt: skip
 
 
@@ -197,13 +200,16 @@ def _restore(
             if [a.shape for a in saved_opt] != [tuple(np.shape(v)) for v in slots]:
                 raise ValueError("another optimizer's state")
             best = [z[f"b{i}"] for i in range(meta["best_weights"])] or None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            out = (int(meta["epoch"]), float(meta["best"]), best,
+                   [float(a) for a in meta["history"]], float(meta["seconds"]))  # fmt: skip
+            generator = np.random.default_rng()
+            generator.bit_generator.state = meta["rng"]
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
         path.unlink(missing_ok=True)
         return None
     for v, a in zip(model.variables, saved_model, strict=True):
         v.assign(a)
     for v, a in zip(slots, saved_opt, strict=True):
         v.assign(a)
-    rng.bit_generator.state = meta["rng"]
-    return (int(meta["epoch"]), float(meta["best"]), best, list(meta["history"]),
-            float(meta["seconds"]))  # fmt: skip
+    rng.bit_generator.state = generator.bit_generator.state
+    return out

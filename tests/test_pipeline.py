@@ -196,6 +196,8 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
     assert 10 <= len(study.trials) <= 11
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
     assert entry.arch in {t.user_attrs["arch"] for t in study.trials}
+    finals = log.parent / "two-workers.finals"
+    assert list(finals.glob("*.json")) and not list(finals.glob("*.npz*"))  # no checkpoint left
 
     # The same command again: no trial reruns, and the finalists' full trainings are reused.
     import io
@@ -210,7 +212,7 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
     assert len(optuna.load_study(study_name="two-workers", storage=storage).trials) == len(
         study.trials
     )
-    kept = len(list((log.parent / "two-workers.finals").glob("*.json")))
+    kept = len(list(finals.glob("*.json")))
     assert 1 <= kept <= 3 and said.getvalue().count("finished in an earlier run") == kept
     assert (again.arch, again.int8_accuracy, again.version) == (
         entry.arch, entry.int8_accuracy, entry.version + 1,
@@ -300,7 +302,7 @@ def test_a_full_training_interrupted_mid_way_goes_on_from_its_last_epoch(
     monkeypatch.setattr(nas.train, "accuracy", real)
     assert len(list((tmp_path / "finals").glob("*.epoch.npz"))) == 1
     said, resumed = full(tmp_path / "finals")
-    assert "2 of 3 epochs done in an earlier run" in said
+    assert "went on from epoch 2 of an interrupted run" in said
     assert all(np.array_equal(a, b) for a, b in zip(resumed, whole, strict=True))
     assert not list((tmp_path / "finals").glob("*.epoch.npz"))  # done: only the kept model
 
