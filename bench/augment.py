@@ -1,7 +1,7 @@
 """What per-epoch augmentation buys: float test accuracy per model, with and without.
 
     .venv/bin/python bench/augment.py [--task kws|fashion] [--epochs 40[,120]] [--seeds 1]
-                                      [--jobs 1]
+                                      [--jobs 1] [--arch A[,B]] [--distil]
 
 Trains each model of the task below with and without the task's augmentation
 (`Dataset.augment`: kws `nas.data.kws.spec_augment`, fashion `nas.data._augment.shift_flip`),
@@ -16,6 +16,11 @@ stronger than the students it teaches. fashion: the dscnn space's widest member 
 teacher's architecture, inside the 64,000 B budget of bench/search.py's fashion setting) and
 that setting's MobileNetV1-0.25 reference: how far augmentation and epochs go toward the
 setting's 92.5 % goal.
+
+`--arch` measures the named architectures instead, and `--distil` trains every model as a
+search's final training does, distilled from the task's teacher (teacher-<task>, the shipped
+one; default T and alpha): for instance a search winner at the demo's few final epochs. Such a
+run writes its own section (`<task>-augment-arch`, `-distilled`, or both).
 
 Float only, so it also runs on Keras's other backends: `KERAS_BACKEND=jax` trains on a GPU
 where JAX and Keras are installed and TensorFlow is not.
@@ -70,18 +75,46 @@ def models(task: str, data: Any) -> dict[str, str]:
     }
 
 
-def _train(task: str, arch: str, augment: bool, epochs: int, seed: int) -> Run:
+_TEACHERS: dict[str, Any] = {}  # this process's teacher logits per task, computed once
+
+
+def _teacher_logits(task: str, data: Any) -> Any:
+    if task not in _TEACHERS:
+        import tempfile
+
+        from rich.console import Console
+
+        from nas.teacher import resolve_teacher
+        from searchspaces import get_space
+
+        store = "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-augment-") + "/mlflow.db"
+        teacher = resolve_teacher(
+            "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store,
+            console=Console(stderr=True),
+        )  # fmt: skip
+        assert teacher is not None
+        _TEACHERS[task] = teacher.logits(data)
+    return _TEACHERS[task]
+
+
+def _train(task: str, arch: str, augment: bool, epochs: int, seed: int, distil: bool) -> Run:
     from nas.data import load_task
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
     from nas.pipeline import RECIPES
     from nas.train import accuracy, train
     from searchspaces import ArchSpec
 
     spec = ArchSpec.parse(arch)
-    d = load_task(task).at_resolution(spec.input_shape[0])  # kws: itself (49 frames)
+    data = load_task(task)
+    d = data.at_resolution(spec.input_shape[0])  # kws: itself (49 frames)
+    teach: dict[str, Any] = {}
+    if distil:  # the teacher's logits of the native images, as a search's final training
+        teach = {"teacher_logits": _teacher_logits(task, data),
+                 "temperature": DEFAULT_TEMPERATURE, "alpha": DEFAULT_ALPHA}  # fmt: skip
     t0 = time.monotonic()
     res = train(
         spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=epochs, seed=seed,
-        batch_size=RECIPES[task].batch_size, augment=d.augment if augment else None,
+        batch_size=RECIPES[task].batch_size, augment=d.augment if augment else None, **teach,
     )  # fmt: skip
     secs = time.monotonic() - t0
     test = accuracy(res.model, d.x_test, d.y_test)
@@ -94,6 +127,8 @@ def main() -> None:
     ap.add_argument("--epochs", default="40", help="comma-separated, e.g. 30,60")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1, help="trainings run side by side")
+    ap.add_argument("--arch", help="these architectures (comma-separated) instead of the task's")
+    ap.add_argument("--distil", action="store_true", help="distil from the task's teacher")
     args = ap.parse_args()
     try:
         epochs_list = [int(e) for e in args.epochs.split(",")]
@@ -105,7 +140,17 @@ def main() -> None:
     from nas.data import load_task
 
     data = load_task(args.task)
-    names = models(args.task, data)
+    if args.arch:
+        from nas.errors import TinyzooError
+        from searchspaces import ArchSpec
+
+        try:
+            names = {f"--arch {i}": str(ArchSpec.parse(a))
+                     for i, a in enumerate(args.arch.split(","), start=1)}  # fmt: skip
+        except TinyzooError as e:  # one line: what is wrong, the grammar, an example
+            ap.error(str(e))
+    else:
+        names = models(args.task, data)
     jobs = [
         (name, aug, ep, seed)
         for name in names
@@ -116,7 +161,10 @@ def main() -> None:
     results: dict[tuple[str, bool, int, int], Run] = {}
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
-        futures = {job: pool.submit(_train, args.task, names[job[0]], *job[1:]) for job in jobs}
+        futures = {
+            job: pool.submit(_train, args.task, names[job[0]], *job[1:], args.distil)
+            for job in jobs
+        }
         for (name, aug, ep, seed), fut in futures.items():
             r = results[(name, aug, ep, seed)] = fut.result()
             print(f"{name} augment={aug} {ep} epochs seed {seed}: val {r.val:.4f} test "
@@ -131,8 +179,12 @@ def main() -> None:
 
     command = " ".join([".venv/bin/python bench/augment.py", *sys.argv[1:]])
     aug_name = AUGMENTATION_NAMES[args.task]
+    suffix = ("-arch" if args.arch else "") + ("-distilled" if args.distil else "")
+    title = SECTION_TITLES[args.task] + (
+        ", distilled from the task's teacher" if args.distil else ""
+    )
     lines = [
-        f"## {SECTION_TITLES[args.task]}",
+        f"## {title}" + (" (named architectures)" if args.arch else ""),
         "",
         f"`{command}`",
         "",
@@ -153,7 +205,7 @@ def main() -> None:
                     f"{pm([r.test for r in rs])} | {np.median([r.best_epoch for r in rs]):.0f} | "
                     f"{np.median([r.secs for r in rs]):.0f} | `{arch}` |"
                 )
-    write_section(f"{args.task}-augment", "\n".join(lines))
+    write_section(f"{args.task}-augment{suffix}", "\n".join(lines))
     print("\n".join(lines))
 
 
