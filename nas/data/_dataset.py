@@ -42,8 +42,9 @@ AUGMENTATIONS: dict[
 }
 
 # Final epochs an augmentation needs before it pays. Fashion's shifts and mirroring cost 1.50
-# points of test accuracy at the demo's 6 epochs (91.54 against 90.04 %, distilled, 2 seeds) and
-# add 0.5 to 0.8 at 30 (docs/RESULTS.md, "fashion: augmentation and epochs").
+# points of test accuracy at the demo's 6 epochs (91.53 against 90.03 %, distilled, 2 seeds:
+# bench/augment.py --arch ... --distil) and add 0.5 to 0.8 at 30 (docs/RESULTS.md, "fashion:
+# augmentation and epochs").
 AUGMENT_MIN_EPOCHS = {"shift_flip": 30}
 
 RESIZE_RECIPE = "bilinearly (half-pixel centres, no antialiasing; tf.image.resize 'bilinear')"
