@@ -78,22 +78,14 @@ def models(task: str, data: Any) -> dict[str, str]:
 _TEACHERS: dict[str, Any] = {}  # this process's teacher logits per task, computed once
 
 
-def _teacher_logits(task: str, data: Any) -> Any:
+def _teacher_logits(task: str) -> Any:
     if task not in _TEACHERS:
         import tempfile
 
-        from rich.console import Console
-
-        from nas.teacher import resolve_teacher
-        from searchspaces import get_space
+        from bench.compress import prepare
 
         store = "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-augment-") + "/mlflow.db"
-        teacher = resolve_teacher(
-            "auto", data=data, space=get_space("dscnn"), seed=0, tracking_uri=store,
-            console=Console(stderr=True),
-        )  # fmt: skip
-        assert teacher is not None
-        _TEACHERS[task] = teacher.logits(data)
+        _TEACHERS[task] = prepare(task, store).logits
     return _TEACHERS[task]
 
 
@@ -105,11 +97,10 @@ def _train(task: str, arch: str, augment: bool, epochs: int, seed: int, distil: 
     from searchspaces import ArchSpec
 
     spec = ArchSpec.parse(arch)
-    data = load_task(task)
-    d = data.at_resolution(spec.input_shape[0])  # kws: itself (49 frames)
+    d = load_task(task).at_resolution(spec.input_shape[0])  # kws: itself (49 frames)
     teach: dict[str, Any] = {}
     if distil:  # the teacher's logits of the native images, as a search's final training
-        teach = {"teacher_logits": _teacher_logits(task, data),
+        teach = {"teacher_logits": _teacher_logits(task),
                  "temperature": DEFAULT_TEMPERATURE, "alpha": DEFAULT_ALPHA}  # fmt: skip
     t0 = time.monotonic()
     res = train(

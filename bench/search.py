@@ -287,8 +287,9 @@ def run_setting(
     ck = None if kept is None else kept.with_suffix(".epoch.npz")
     ref = timed(lambda: train_reference(ref_spec, data, teacher, budget, seed, epochs, ck), kept)
     if ck is not None:  # the row is kept now
-        for f in ck.parent.glob(f"{ck.stem}*.npz"):
-            f.unlink()
+        from nas.train import remove_checkpoints
+
+        remove_checkpoints(ck)
     limits = dict(s.limits)
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)

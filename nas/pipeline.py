@@ -403,19 +403,20 @@ def _run(
             f"no feasible architecture was trained in {sum(result.outcomes.values())} trials "
             f"({dict(result.outcomes)}). Run more --trials or loosen the budget."
         )
+    keep = Path(job.journal).with_suffix(".finals")
     finalists = _full_fidelity(
         result.ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
-        console=console, keep=Path(job.journal).with_suffix(".finals"),
+        console=console, keep=keep,
     )  # fmt: skip
+    from nas.train import remove_checkpoints
+
     chains = []  # the chains' other full training (the labels-only baseline) checkpoints too
-    for rank, (cand, full_val, trained) in enumerate(finalists, start=1):
+    for rank, (cand, full_val, trained, key) in enumerate(finalists, start=1):
         console.print(
             f"[bold]final[/] #{rank} {cand.spec} (full val {full_val:.4f}, proxy val "
             f"{cand.val_accuracy:.3f})"
         )
-        d = data.at_resolution(cand.spec.input_shape[0])
-        key = _final_key(cand.spec, d, recipe=recipe, seed=seed, distil=distil)
-        chains.append(Path(job.journal).with_suffix(".finals") / f"{key}.chain.npz")
+        chains.append(keep / f"{key}.chain.npz")
         out = _finalise(
             cand.spec, data=data, recipe=recipe, seed=seed, budget=budget, console=console,
             distil=distil, compress=compress, space=space, trained=trained,
@@ -443,9 +444,11 @@ def _run(
         )
         entry = _register(out, tracking_uri=tracking_uri, console=console)
         _log_trials(entry, storage, study_name, tracking_uri, console)
-        _drop(chains)
+        for ck in chains:  # the search is decided: the baselines' checkpoints are done with
+            remove_checkpoints(ck)
         return entry
-    _drop(chains)
+    for ck in chains:
+        remove_checkpoints(ck)
     raise TinyzooError(
         f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
         "nothing was registered. Loosen the budget or run more --trials."
@@ -461,16 +464,17 @@ def _full_fidelity(
     distil: Distil,
     console: Any,
     keep: Path | None = None,
-) -> list[tuple[Any, float, tuple[Any, float]]]:
+) -> list[tuple[Any, float, tuple[Any, float], str]]:
     """Multi-fidelity: the proxy's top k retrained in full (the final recipe, distilled when
-    there is a teacher), best validation accuracy first. Each model is kept for the chain.
+    there is a teacher), best validation accuracy first: (candidate, full validation accuracy,
+    (model, seconds), key). Each model is kept for the chain; the key names its files in `keep`.
 
     With `keep` (a folder beside the study's journal) each finished full training is saved
     there, and a run of the same study that finds one with the same key reuses it; the one in
     progress leaves a checkpoint after each epoch there (nas.train), which the next run goes
     on from: Ctrl-C during the finalists' hours loses at most the epoch in progress.
     """
-    from nas.train import progress, train
+    from nas.train import progress, remove_checkpoints, train
 
     out, teach = [], None  # the teacher's logits: computed once, when a finalist trains
     for i, cand in enumerate(finalists, start=1):
@@ -483,7 +487,7 @@ def _full_fidelity(
                 f"  full training {i}/{len(finalists)}: val {val:.4f}, finished in an earlier "
                 f"run ({seconds:.0f} s), reused from {keep} · {cand.spec}"
             )
-            out.append((cand, val, (model, seconds)))
+            out.append((cand, val, (model, seconds), key))
             continue
         if teach is None:
             teach = (
@@ -511,16 +515,9 @@ def _full_fidelity(
         )
         if keep is not None and ck is not None:
             _save_final(keep, key, cand.spec, res.model, float(res.val_accuracy), seconds)
-            ck.unlink(missing_ok=True)  # kept whole now
-        out.append((cand, float(res.val_accuracy), (res.model, seconds)))
+            remove_checkpoints(ck)  # kept whole now
+        out.append((cand, float(res.val_accuracy), (res.model, seconds), key))
     return sorted(out, key=lambda c: -c[1])
-
-
-def _drop(checkpoints: list[Path]) -> None:
-    """Delete chain checkpoints (and the baseline's beside each) once the search is decided."""
-    for ck in checkpoints:
-        for f in ck.parent.glob(f"{ck.stem}*.npz"):
-            f.unlink()
 
 
 def _final_key(spec: Any, d: Any, *, recipe: Recipe, seed: int, distil: Distil) -> str:

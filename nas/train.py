@@ -19,7 +19,9 @@ import numpy as np
 
 from nas._quiet import quiet_tensorflow
 
-__all__ = ["TrainResult", "accuracy", "checkpoint_epoch", "progress", "train"]
+__all__ = [
+    "TrainResult", "accuracy", "checkpoint_epoch", "progress", "remove_checkpoints", "train",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,13 @@ def checkpoint_epoch(path: Path) -> int | None:
             return int(json.loads(bytes(z["meta"]).decode())["epoch"])
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None
+
+
+def remove_checkpoints(path: Path) -> None:
+    """Delete the checkpoint `path` and those named beside it (`<stem>.*.npz`, as run_chain's
+    labels-only baseline's), torn `.part` files included: once the caller has kept its result."""
+    for f in path.parent.glob(f"{path.stem}*.npz*"):
+        f.unlink(missing_ok=True)
 
 
 def _save(

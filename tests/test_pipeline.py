@@ -237,7 +237,7 @@ def test_a_finished_full_training_is_kept_and_reused(tmp_path: Path) -> None:
 
     def full(seed: int) -> tuple[str, tuple[float, list[np.ndarray]]]:
         out = io.StringIO()
-        ((_, val, (model, _)),) = _full_fidelity(
+        ((_, val, (model, _), _),) = _full_fidelity(
             [cand], data=data, recipe=recipe, seed=seed, distil=plain,
             console=Console(file=out, width=300), keep=tmp_path / "finals",
         )  # fmt: skip
@@ -281,7 +281,7 @@ def test_a_full_training_interrupted_mid_way_goes_on_from_its_last_epoch(
 
     def full(keep: Path) -> tuple[str, list[np.ndarray]]:
         out = io.StringIO()
-        ((_, _, (model, _)),) = _full_fidelity(
+        ((_, _, (model, _), _),) = _full_fidelity(
             [cand], data=data, recipe=recipe, seed=0, distil=plain,
             console=Console(file=out, width=300), keep=keep,
         )  # fmt: skip
