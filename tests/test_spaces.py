@@ -120,3 +120,24 @@ def test_prune_reach_is_measured_on_the_largest_member_not_the_teacher() -> None
     assert profile_spec(largest).macs > profile_spec(teacher).macs
     assert max_fraction(largest, sp) > max_fraction(teacher, sp)
     assert get_space("dscnn").largest(IMAGES) == get_space("dscnn").widest(IMAGES)
+
+
+def test_the_speech_seeds_widen_the_stride_1_stem_first_and_the_teacher_keeps_its_stem() -> None:
+    sp = get_space("dscnn")
+    g = Geometry(resolutions=(49,), channels=1, num_classes=12, width=10)
+    at32 = [
+        str(sp.decode(p, g)) for p in sp.seeds(g) if p["blocks"] == 4 and p["b0_channels"] == 32
+    ]
+    blocks = "ds3s2c32_" + "ds3s1c32_" * 3
+    assert at32 == [
+        f"r49x10x1_c3s1c48_{blocks}gap_fc12",  # up to 1.5x the blocks, widest first
+        f"r49x10x1_c3s1c40_{blocks}gap_fc12",
+        f"r49x10x1_c3s1c32_{blocks}gap_fc12",
+        "r49x10x1_c3s2c32_" + "ds3s1c32_" * 4 + "gap_fc12",  # MLPerf Tiny's stride-2 stem
+    ]
+    assert all(p["stem_channels"] in sp.stem_channels for p in sp.seeds(g))
+    assert sp.seeds(IMAGES) == []
+    # The image teachers (`widest`) were trained with a 32-channel stem and stay what they were.
+    assert str(sp.widest(IMAGES)) == "r28x28x1_c3s1c32_" + "ds3s2c64_ds3s1c64_" * 2 + (
+        "ds3s2c64_gap_fc10"
+    )
