@@ -43,3 +43,25 @@ def test_an_interrupted_method_adds_its_cost_to_the_run_that_finishes(tmp_path: 
         raise AssertionError("a finished method ran again")
 
     assert timed(never, keep) == row
+
+
+def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None:
+    from bench.search import SETTINGS, report
+
+    def row(method: str, acc: float, tflite: int, macs: int) -> Row:
+        return Row(method, "r49x10x1_c3s1c8_gap_fc12", acc, 1, tflite, macs, 1, 1, None, 3600.0)
+
+    rows = [row("tinyzoo", 0.91, 15_000, 900_000), row("random", 0.88, 15_000, 900_000),
+            row("reference", 0.93, 31_632, 2_416_768)]  # fmt: skip
+    limits = {"max_ram": 32_768, "max_flash": 15_816}
+    one = report(SETTINGS["kws-32k"], rows, 20, 0, limits, None)
+    assert any(line.startswith("- Goal NOT met: tinyzoo 91.00 % vs reference 93.00 %")
+               for line in one)  # fmt: skip
+    more = {"tinyzoo": [0.91, 0.95, 0.93], "random": [0.88, 0.90, 0.89],
+            "reference": [0.93, 0.91, 0.92]}  # fmt: skip
+    three = report(SETTINGS["kws-32k"], rows, 20, 0, limits, None, more)
+    text = "\n".join(three)
+    assert "| tinyzoo | 91.00 | 93.00 ± 2.00 |" in text  # the row's own seed, then all three
+    assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (mean over seeds 0-2)" in text
+    assert "tinyzoo - reference: +1.00 points (mean over seeds 0-2, paired by seed)." in text
+    assert three[4].count("|") == three[5].count("|")  # header and rule have as many columns
