@@ -49,8 +49,9 @@ def dump(task: str, out: Path) -> None:
     from nas.data import load_task
 
     p = prepare(task, "sqlite:///" + tempfile.mkdtemp(prefix="tinyzoo-probe-") + "/mlflow.db")
-    # the native inputs, which the teacher's logits are of (prepare's are at its model's size)
-    d = load_task(task).for_epochs(p.recipe.final_epochs)
+    # the native inputs, which the teacher's logits are of (prepare's are at its model's size);
+    # the augmentation uncut: `run` cuts it for the epochs it is given
+    d = load_task(task)
     meta = {"task": task, "epochs": p.recipe.final_epochs, "batch_size": p.recipe.batch_size,
             "augmentation": d.augmentation, "teacher": f"{p.teacher.entry.name}/{p.teacher.entry.version}"}  # fmt: skip
     np.savez(
@@ -93,6 +94,10 @@ def _train(data: str, name: str, arch: str, seed: int, epochs: int | None) -> di
 
 
 def run(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from searchspaces import ArchSpec
+
     archs = dict(a.split("=", 1) for a in args.arch.split(","))
     if args.jobs:
         jobs = [(n, int(s)) for n, s in (j.split(":") for j in args.jobs.split(","))]
@@ -101,6 +106,12 @@ def run(args: argparse.Namespace) -> None:
     unknown = sorted({n for n, _ in jobs} - set(archs))
     if unknown:
         raise SystemExit(f"float_probe: --jobs names {unknown}, not in --arch ({sorted(archs)})")
+    with np.load(args.data) as z:
+        shape = z["x_test"].shape[1:]
+    wrong = [f"{n} takes {ArchSpec.parse(a).input_shape}" for n, a in archs.items()
+             if tuple(ArchSpec.parse(a).input_shape) != shape]  # fmt: skip
+    if wrong:
+        raise SystemExit(f"float_probe: the data is {shape}; {', '.join(wrong)}")
     # the workers inherit: Keras on JAX unless told otherwise (an accelerator machine has no
     # TensorFlow), and each takes GPU memory as it needs it, so that many share one GPU
     os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -108,11 +119,19 @@ def run(args: argparse.Namespace) -> None:
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool, open(args.out, "a") as out:
         futures = [pool.submit(_train, args.data, n, archs[n], s, args.epochs) for n, s in jobs]
+        failed = 0
         for f in as_completed(futures):
-            row = f.result()
+            try:
+                row = f.result()
+            except Exception as e:  # one training's failure costs no other's result
+                failed += 1
+                print(f"float_probe: a training failed: {e!r}", file=sys.stderr, flush=True)
+                continue
             print(json.dumps(row), flush=True)
             out.write(json.dumps(row) + "\n")
             out.flush()
+    if failed:
+        raise SystemExit(f"float_probe: {failed} of {len(jobs)} trainings failed (above)")
 
 
 def table(args: argparse.Namespace) -> None:
@@ -120,6 +139,14 @@ def table(args: argparse.Namespace) -> None:
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["name"], []).append(r)
+    for name, rs in by.items():
+        seeds = [r["seed"] for r in rs]
+        kinds = {(r["arch"], r["task"], r["epochs"], r["backend"]) for r in rs}
+        if len(set(seeds)) < len(seeds) or len(kinds) > 1:
+            raise SystemExit(
+                f"float_probe: the rows named {name!r} repeat a seed or differ in architecture, "
+                "task, epochs or backend; give each its own name, or drop the repeats"
+            )
     if args.reference not in by:
         raise SystemExit(f"float_probe: no rows named {args.reference!r} (names: {sorted(by)})")
     ref = {r["seed"]: r["test"] for r in by[args.reference]}

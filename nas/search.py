@@ -192,6 +192,7 @@ def run_study(
             f"study {study_name!r} was started with --sampler {meta.get('sampler', 'tpe')}; this "
             f"run asks for {sampler}. Use another --study name."
         )
+    _check_choices(study, space, geometry)
     if not study.trials and sampler == "tpe" and worker == 0:
         seed_params = _seed_trial(space, geometry, budget)
         if seed_params is not None:  # the first trial: the space's hand design, scaled to fit
@@ -294,6 +295,52 @@ def run_study(
         wall_s=time.monotonic() - start,
         front=front,
     )
+
+
+class _Asked:
+    """Stands in for an Optuna trial in `Space.sample`: keeps each distribution asked for and
+    answers with its lowest value."""
+
+    def __init__(self) -> None:
+        self.asked: dict[str, Any] = {}
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        from optuna.distributions import CategoricalDistribution
+
+        self.asked[name] = CategoricalDistribution(list(choices))
+        return list(choices)[0]
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, log: bool = False) -> int:
+        from optuna.distributions import IntDistribution
+
+        self.asked[name] = IntDistribution(low, high, log=log, step=step)
+        return low
+
+
+def _check_choices(study: Any, space: Space, geometry: Geometry) -> None:
+    """A resumed study's trials drew from the space as it is now: Optuna refuses a parameter
+    whose choices changed (a space that gained a width, say) in the middle of `optimize`."""
+    from optuna.distributions import check_distribution_compatibility
+
+    probe = _Asked()
+    space.sample(probe, geometry)
+    for t in study.get_trials(deepcopy=False):
+        for name, old in t.distributions.items():
+            if name in probe.asked:
+                try:
+                    check_distribution_compatibility(old, probe.asked[name])
+                except ValueError:
+                    raise TinyzooError(
+                        f"study {study.study_name!r} was started with another version of the "
+                        f"{space.name!r} space: its {name!r} drew from {_shown(old)}, the "
+                        f"space now from {_shown(probe.asked[name])}. Use another --study name "
+                        "(or the tinyzoo version that started it)."
+                    ) from None
+
+
+def _shown(d: Any) -> str:
+    choices = getattr(d, "choices", None)
+    return str(list(choices)) if choices is not None else str(d)
 
 
 def _seed_trial(space: Space, geometry: Geometry, budget: Budget) -> dict[str, Any] | None:

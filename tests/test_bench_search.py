@@ -64,4 +64,4 @@ def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None
     assert "| tinyzoo | 91.00 | 93.00 ± 2.00 |" in text  # the row's own seed, then all three
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (mean over seeds 0-2)" in text
     assert "tinyzoo - reference: +1.00 points (mean over seeds 0-2, paired by seed)." in text
-    assert three[4].count("|") == three[5].count("|")  # header and rule have as many columns
+    assert three[2].count("|") == three[3].count("|") == three[4].count("|")  # header, rule, row

@@ -248,3 +248,40 @@ def test_a_model_the_estimate_puts_over_the_flash_limit_is_converted_before_it_i
     # A model over the limit even at the estimate's loosest is not converted.
     far = ArchSpec.parse("r49x10x1_c3s2c64_" + "ds3s1c64_" * 4 + "gap_fc12")
     assert profile_for_budget(far, budget_for(None, max_flash=limit)).tflite_estimated
+
+
+def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> None:
+    """A dscnn study from before the space gained 40- and 48-channel stems: Optuna would stop
+    in the middle of `optimize` ("dynamic value space"); the search refuses it up front."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from searchspaces._registry import Geometry
+
+    g = Geometry(resolutions=(8,), channels=1, num_classes=10)
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(study_name="old", storage=storage)
+    study.add_trial(optuna.trial.create_trial(
+        params={"stem_channels": 32}, value=0.5,
+        distributions={"stem_channels": CategoricalDistribution([4, 8, 12, 16, 24, 32])},
+    ))  # fmt: skip
+
+    def trainer(spec, seed, report):  # noqa: ANN001, ANN202
+        raise AssertionError("no trial may train")
+
+    said = r"'dscnn' space: its 'stem_channels' drew from \[4, .*, 32\], the space now from \[4, "
+    with pytest.raises(TinyzooError, match=said + r".*, 40, 48\]. Use another --study name"):
+        run_study(
+            space=get_space("dscnn"), geometry=g, budget=budget_for(None, max_ram=100_000),
+            trainer=trainer, trials=3, timeout=None, seed=0, storage=storage, study_name="old",
+        )  # fmt: skip
+    assert len(optuna.load_study(study_name="old", storage=storage).trials) == 1
+    # The same trial drawn from today's choices resumes.
+    now = optuna.create_study(study_name="new", storage=storage)
+    now.add_trial(optuna.trial.create_trial(
+        params={"stem_channels": 32}, value=0.5,
+        distributions={"stem_channels": CategoricalDistribution(get_space("dscnn").stem_channels)},
+    ))  # fmt: skip
+    from nas.search import _check_choices
+
+    _check_choices(now, get_space("dscnn"), g)

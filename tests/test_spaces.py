@@ -136,6 +136,17 @@ def test_the_speech_seeds_widen_the_stride_1_stem_first_and_the_teacher_keeps_it
         "r49x10x1_c3s2c32_" + "ds3s1c32_" * 4 + "gap_fc12",  # MLPerf Tiny's stride-2 stem
     ]
     assert all(p["stem_channels"] in sp.stem_channels for p in sp.seeds(g))
+    # Without the widened stems, the list is what it was before 40 and 48 were added: the
+    # DS-CNN's stem capped at 32, stride 1 then 2, by width, then depth.
+    from searchspaces.dscnn import _ds_cnn
+
+    before = [
+        _ds_cnn(g, c, n, min(c, 32), stride)
+        for n in (4, 3, 2, 1)
+        for c in (64, 48, 32, 24, 16, 8)
+        for stride in (1, 2)
+    ]
+    assert [p for p in sp.seeds(g) if p["stem_channels"] <= p["b0_channels"]] == before
     assert sp.seeds(IMAGES) == []
     # The image teachers (`widest`) were trained with a 32-channel stem and stay what they were.
     assert str(sp.widest(IMAGES)) == "r28x28x1_c3s1c32_" + "ds3s2c64_ds3s1c64_" * 2 + (
