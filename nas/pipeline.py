@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -60,6 +61,14 @@ RECIPES = {
     "kws": Recipe(proxy_samples=100_000, proxy_epochs=8, final_epochs=120, batch_size=64),
 }
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
+
+
+def default_study(name: str, space: Any, seed: int) -> str:
+    """`<zoo name>-<space>-<tag>-s<seed>`, the tag a hash of the space's choices: after a space
+    changes (dscnn gained stems of 40 and 48 channels), the same command starts a new study
+    instead of resuming one whose trials drew from other choices (which `run_study` refuses)."""
+    choices = json.dumps(space.choices(), sort_keys=True, default=list)
+    return f"{name}-{space.name}-{hashlib.sha1(choices.encode()).hexdigest()[:6]}-s{seed}"
 
 
 def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
@@ -217,7 +226,7 @@ def run_search(
             raise TinyzooError(f"--epochs must be at least 1, got {epochs}.")
         recipe = replace(recipe, final_epochs=epochs)
     name = zoo_name(data.name, b, budget)
-    study_name = study_name or f"{name}-{sp.name}-s{seed}"
+    study_name = study_name or default_study(name, sp, seed)
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
     study_storage = open_storage(storage, journal)  # an unreachable server fails here
     where = journal if storage is None else redact(storage)

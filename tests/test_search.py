@@ -285,3 +285,16 @@ def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> 
     from nas.search import _check_choices
 
     _check_choices(now, get_space("dscnn"), g)
+
+
+def test_the_default_study_name_changes_with_the_space_s_choices() -> None:
+    from dataclasses import replace
+
+    from nas.pipeline import default_study
+
+    dscnn = get_space("dscnn")
+    name = default_study("kws-nano33ble", dscnn, 0)
+    assert name.startswith("kws-nano33ble-dscnn-") and name.endswith("-s0")
+    assert default_study("kws-nano33ble", get_space("dscnn"), 0) == name  # stable
+    before = replace(dscnn, stem_channels=(4, 8, 12, 16, 24, 32))  # as before 40 and 48
+    assert default_study("kws-nano33ble", before, 0) != name
