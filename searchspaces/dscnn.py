@@ -76,7 +76,7 @@ class DSCNNSpace(Space):
         )
 
     def widest(self, geometry: Geometry) -> ArchSpec:
-        """A teacher: the largest resolution, the widest blocks, the most blocks (the stem at
+        """A teacher: the largest resolution, the most and the widest blocks (the stem at
         `base_stem`)."""
         r = max(geometry.resolutions)
         # Down-sample twice on small inputs, three times from 16 pixels up.
