@@ -23,6 +23,6 @@ def write_section(key: str, body: str) -> None:
     RESULTS.write_text(text)
 
 
-def seeds_text(n: int) -> str:
-    """'seed 0' or 'seeds 0-2': the seeds a table averages over."""
-    return "seed 0" if n == 1 else f"seeds 0-{n - 1}"
+def seeds_text(n: int, first: int = 0) -> str:
+    """'seed 0' or 'seeds 0-2' (from `first`): the seeds a table averages over."""
+    return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"

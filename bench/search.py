@@ -69,9 +69,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import write_section  # noqa: E402
+from bench._results import seeds_text, write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
-from bench.compress import REFERENCES  # noqa: E402
+from bench.compress import REFERENCES, _mean_sd  # noqa: E402
 from nas.boards import figures  # noqa: E402
 
 
@@ -339,14 +339,14 @@ def report(
     from nas.pipeline import RECIPES
 
     n = len(next(iter(more.values()))) if more else 1
-    over = _seeds(seed, n)
+    over = seeds_text(n, seed)
     lat = "est. ms (" + (s.board or "no board") + ")"
     lines = [
         f"**{s.key}**: task `{s.task}`, budget {s.budget_text}"
         + (f"; the searches also got {json.dumps(limits)}" if limits != s.limits else "")
         + f". Goal: {s.goal}. {trials} trials per search, seed {seed}, final training "
         f"{epochs or RECIPES[s.task].final_epochs} epochs."
-        + (f" Each method's architecture was trained again at {_seeds(seed + 1, n - 1)} "
+        + (f" Each method's architecture was trained again at {seeds_text(n - 1, seed + 1)} "
            f"through the same final recipe; the verdict is on the means over {over}."
            if more else ""),
         "",
@@ -392,15 +392,6 @@ def report(
         "",
     ]
     return lines
-
-
-def _seeds(first: int, n: int) -> str:
-    return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"
-
-
-def _mean_sd(xs: list[float]) -> str:
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{100 * statistics.mean(xs):.2f} ± {100 * sd:.2f}"
 
 
 def _interrupt(signum: int, frame: Any) -> None:

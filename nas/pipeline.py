@@ -453,11 +453,9 @@ def _run(
         )
         entry = _register(out, tracking_uri=tracking_uri, console=console)
         _log_trials(entry, storage, study_name, tracking_uri, console)
-        for ck in chains:  # the search is decided: the baselines' checkpoints are done with
-            remove_checkpoints(ck)
+        remove_checkpoints(*chains)  # the search is decided: the baselines' are done with
         return entry
-    for ck in chains:
-        remove_checkpoints(ck)
+    remove_checkpoints(*chains)
     raise TinyzooError(
         f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
         "nothing was registered. Loosen the budget or run more --trials."

@@ -163,11 +163,13 @@ def checkpoint_epoch(path: Path) -> int | None:
         return None
 
 
-def remove_checkpoints(path: Path) -> None:
-    """Delete the checkpoint `path` and those named beside it (`<stem>.*.npz`, as run_chain's
-    labels-only baseline's), torn `.part` files included: once the caller has kept its result."""
-    for f in path.parent.glob(f"{path.stem}*.npz*"):
-        f.unlink(missing_ok=True)
+def remove_checkpoints(*paths: Path) -> None:
+    """Delete each checkpoint in `paths` and those named beside it (`<stem>.*.npz`, as
+    run_chain's labels-only baseline's), torn `.part` files included: once the caller has kept
+    its result."""
+    for path in paths:
+        for f in path.parent.glob(f"{path.stem}*.npz*"):
+            f.unlink(missing_ok=True)
 
 
 def _save(
