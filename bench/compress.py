@@ -4,15 +4,15 @@ quantization, QAT and Huffman coding (issue 4).
     .venv/bin/python bench/compress.py [--tasks digits,fashion,kws] [--seeds 3] [--epochs N]
         [--prune 0.1,0.2,0.3]
 
-For each task, the architecture of its shipped zoo winner (kws, with none shipped yet: the
-reference DS-CNN in REFERENCES) goes through the pipeline's own
-compression chain (nas.compress.run_chain) with each seed twice: on the labels alone (student,
-PTQ, QAT) and distilled from the shipped `teacher-<task>` (distilled, PTQ), with the task's
-recipe; the distilled model is then pruned to each share of MACs in --prune and fine-tuned
-(pruned, PTQ; QAT on the largest share), and the table says what pruning saves at no more than
-0.5 points of int8 test accuracy. int8 models run on TFLM's reference kernels over the whole
-test split. Writes each task's table into docs/RESULTS.md (section compress-<task>) as soon as
-it is measured.
+For each task, the architecture of its shipped zoo winner (kws: the hand-designed reference
+DS-CNN in REFERENCES, chosen when no kws winner was shipped yet and kept so its rows stay
+comparable) goes through the pipeline's own compression chain (nas.compress.run_chain) with
+each seed twice: on the labels alone (student, PTQ, QAT) and distilled from the shipped
+`teacher-<task>` (distilled, PTQ), with the task's recipe; the distilled model is then pruned
+to each share of MACs in --prune and fine-tuned (pruned, PTQ; QAT on the largest share), and
+the table says what pruning saves at no more than 0.5 points of int8 test accuracy. int8 models
+run on TFLM's reference kernels over the whole test split. Writes each task's table into
+docs/RESULTS.md (section compress-<task>) as soon as it is measured.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from bench._results import seeds_text, write_section  # noqa: E402
 
 WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
-# Tasks with no shipped winner yet: a hand-designed reference architecture instead. kws: the
+# Tasks measured on a hand-designed reference architecture instead of a shipped winner. kws: the
 # Hello Edge / MLPerf Tiny DS-CNN's shape (64 channels, four depthwise-separable blocks) with
 # this grammar's square 3x3 stem in place of its 10x4 one.
 LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)

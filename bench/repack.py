@@ -1,0 +1,161 @@
+"""Rewrite shipped zoo entries in the compact .tflite form that tinyzoo converts to today.
+
+    .venv/bin/python bench/repack.py [NAME ...]
+
+Entries shipped before `nas.quantize.compact` existed carry tensor names, a signature and one
+zero point per channel of every weight tensor, none of which TFLM reads. For each named entry
+(default: every one under zoo/pretrained/ whose model.tflite is not compact), this compacts the
+file and runs the old and the new one on TFLM over the task's whole test split. It refuses the
+entry unless every int8 output is identical, the accuracy is the recorded one and the measured
+arena is the recorded one. Then it rewrites the size figures in entry.json, profile.json (today's
+profile of the new file, with its measured arena), and the card: re-rendered by
+`nas.card.model_card`, keeping the benchmark section that shipping appended, plus a note of what
+changed. An entry that fails a check is left as it was; the others are still repacked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench._ship import PRETRAINED  # noqa: E402
+from nas.errors import TinyzooError  # noqa: E402
+
+BENCHMARK = "\n## Benchmark\n"
+
+
+def _outputs(tflite: bytes, arena: int, x: Any) -> Any:
+    """Every int8 output row of `tflite` on TFLM's reference kernels for float inputs `x`."""
+    import numpy as np
+
+    from nas._quiet import capture_fd
+    from nas.quantize import _interpreter
+
+    with capture_fd(2):
+        ip = _interpreter(tflite, arena)
+    iq = ip.get_input_details(0)["quantization_parameters"]
+    scale, zp = float(iq["scales"][0]), int(iq["zero_points"][0])
+    q = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
+    rows = []
+    for i in range(len(q)):
+        ip.set_input(q[i : i + 1], 0)
+        ip.invoke()
+        rows.append(ip.get_output(0)[0].copy())
+    return np.stack(rows)
+
+
+def _note(old: int, new: int, n: int, entry: dict[str, Any], day: str) -> str:
+    m = entry["metrics"]
+    text = (
+        f"On {day}, `bench/repack.py` rewrote `model.tflite` in the compact form that tinyzoo "
+        "now converts to (no tensor names or signature, one zero point per weight tensor): "
+        f"{old:,} B became {new:,} B. The int8 model is the same: run on TFLM over all {n:,} "
+        "test samples, every output of the new file equals the old one's, so the accuracy "
+        f"({m['int8_accuracy']:.4f}) and the arena ({m['arena_bytes']:,} B) above stand. Sizes "
+        "in the compression report and the benchmark section, where the card has them, were "
+        "measured on the old file."
+    )
+    return "## Repacked\n\n" + textwrap.fill(text, width=95) + "\n"
+
+
+def repack(folder: Path, day: str) -> tuple[int, int] | None:
+    """Compact `folder`'s entry in place; (old bytes, new bytes), or None if already compact."""
+    import numpy as np
+
+    from nas.card import model_card
+    from nas.data import load_task
+    from nas.huffman import weight_sizes
+    from nas.profile import profile_tflite
+    from nas.quantize import compact, verify
+
+    old = (folder / "model.tflite").read_bytes()
+    new = compact(old)
+    if new == old:
+        return None
+    entry = json.loads((folder / "entry.json").read_text(encoding="utf-8"))
+    m = entry["metrics"]
+    if m["tflite_bytes"] != len(old):
+        raise TinyzooError(
+            f"model.tflite has {len(old):,} B, entry.json says {m['tflite_bytes']:,}"
+        )
+    v = verify(new)
+    arena = max(v.arena_bytes, v.recorded_total)  # as the pipeline records it
+    if arena != m["arena_bytes"]:
+        raise TinyzooError(f"arena {arena:,} B, recorded {m['arena_bytes']:,} B")
+    data = load_task(entry["task"]).at_resolution(entry["input_shape"][0])
+    n = int(m.get("test_samples", len(data.x_test)))
+    before, after = _outputs(old, arena, data.x_test[:n]), _outputs(new, arena, data.x_test[:n])
+    if not np.array_equal(before, after):
+        raise TinyzooError("the compact file's outputs differ from the old one's")
+    acc = float(np.mean(np.argmax(after, axis=1) == data.y_test[:n]))
+    if abs(acc - m["int8_accuracy"]) > 1e-9:
+        raise TinyzooError(
+            f"int8 accuracy {acc:.4f} on today's test split, recorded "
+            f"{m['int8_accuracy']:.4f}; the data changed since it was shipped"
+        )
+    p = profile_tflite(new)
+    w = weight_sizes(new)
+    recorded = (
+        m.setdefault("weights_int8_bytes", w.int8_bytes),
+        m.setdefault("weights_huffman_bytes", w.huffman_bytes),
+    )
+    if recorded != (w.int8_bytes, w.huffman_bytes):  # entries older than issue 4 gain them
+        raise TinyzooError("the weights changed")
+    m["flash_bytes"] += len(new) - m["tflite_bytes"]  # the board's reserve stays
+    m["tflite_bytes"] = p.tflite_bytes
+    m["predicted_arena_bytes"], m["predicted_activation_bytes"] = p.arena_bytes, p.activation_bytes
+    measured = {  # on the TFLM runtime, as nas.pipeline.register_bundle writes it
+        "arena_bytes": arena,
+        "min_arena_bytes": v.arena_bytes,
+        "recorded_total_bytes": v.recorded_total,
+        "head_bytes": v.head_bytes,
+        "tail_bytes": v.tail_bytes,
+    }
+    profile = {**p.to_dict(), "measured": measured}
+    old_card = (folder / "README.md").read_text(encoding="utf-8")
+    tail = old_card[old_card.index(BENCHMARK) :] if BENCHMARK in old_card else ""
+    card = model_card(entry, p).rstrip() + "\n\n" + _note(len(old), len(new), n, entry, day)
+    (folder / "model.tflite").write_bytes(new)
+    (folder / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
+    (folder / "profile.json").write_text(json.dumps(profile, indent=2), encoding="utf-8")
+    (folder / "README.md").write_text(card + tail, encoding="utf-8")
+    return len(old), len(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="shipped entries (default: all)")
+    ap.add_argument("--root", type=Path, default=PRETRAINED, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    names = args.names or sorted(p.name for p in args.root.iterdir() if p.is_dir())
+    missing = [n for n in names if not (args.root / n / "entry.json").is_file()]
+    if missing:
+        print(f"error: no shipped entry {', '.join(missing)} under {args.root}", file=sys.stderr)
+        return 2
+    day = datetime.date.today().isoformat()
+    failed = 0
+    for name in names:
+        try:
+            sizes = repack(args.root / name, day)
+        except TinyzooError as e:
+            print(f"{name}: left as it was: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(
+            f"{name}: already compact"
+            if sizes is None
+            else f"{name}: {sizes[0]:,} -> {sizes[1]:,} B"
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
