@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import shutil
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -59,11 +61,31 @@ def _note(old: int, new: int, n: int, entry: dict[str, Any], day: str) -> str:
         "now converts to (no tensor names or signature, one zero point per weight tensor): "
         f"{old:,} B became {new:,} B. The int8 model is the same: run on TFLM over all {n:,} "
         "test samples, every output of the new file equals the old one's, so the accuracy "
-        f"({m['int8_accuracy']:.4f}) and the arena ({m['arena_bytes']:,} B) above stand. Sizes "
-        "in the compression report and the benchmark section, where the card has them, were "
-        "measured on the old file."
+        f"({m['int8_accuracy']:.4f}) and the arena ({m['arena_bytes']:,} B) above stand. The "
+        "compression report's registered row gives the new size; its other rows and the "
+        "benchmark section, where the card has them, give sizes from before."
     )
     return "## Repacked\n\n" + textwrap.fill(text, width=95) + "\n"
+
+
+def _replace(folder: Path, files: dict[str, bytes]) -> None:
+    """Swap in a copy of `folder` with `files` rewritten: the folder is old or new, never half.
+    The copy is staged beside the zoo root (same filesystem), not in it, where a crash would
+    leave a second entry of the same name."""
+    work = Path(tempfile.mkdtemp(prefix=".repack-", dir=folder.parent.parent))
+    try:
+        staged = work / "new"
+        shutil.copytree(folder, staged)
+        for name, data in files.items():
+            (staged / name).write_bytes(data)
+        folder.rename(work / "old")
+        try:
+            staged.rename(folder)
+        except OSError:
+            (work / "old").rename(folder)
+            raise
+    finally:
+        shutil.rmtree(work)
 
 
 def repack(folder: Path, day: str) -> tuple[int, int] | None:
@@ -91,27 +113,33 @@ def repack(folder: Path, day: str) -> tuple[int, int] | None:
     if arena != m["arena_bytes"]:
         raise TinyzooError(f"arena {arena:,} B, recorded {m['arena_bytes']:,} B")
     data = load_task(entry["task"]).at_resolution(entry["input_shape"][0])
-    n = int(m.get("test_samples", len(data.x_test)))
-    before, after = _outputs(old, arena, data.x_test[:n]), _outputs(new, arena, data.x_test[:n])
+    n = len(data.x_test)
+    if m.get("test_samples", n) != n:
+        raise TinyzooError(
+            f"recorded on {m['test_samples']:,} test samples, today's split has {n:,}"
+        )
+    before, after = _outputs(old, arena, data.x_test), _outputs(new, arena, data.x_test)
     if not np.array_equal(before, after):
         raise TinyzooError("the compact file's outputs differ from the old one's")
-    acc = float(np.mean(np.argmax(after, axis=1) == data.y_test[:n]))
+    acc = float(np.mean(np.argmax(after, axis=1) == data.y_test))
     if abs(acc - m["int8_accuracy"]) > 1e-9:
         raise TinyzooError(
             f"int8 accuracy {acc:.4f} on today's test split, recorded "
             f"{m['int8_accuracy']:.4f}; the data changed since it was shipped"
         )
-    p = profile_tflite(new)
     w = weight_sizes(new)
-    recorded = (
-        m.setdefault("weights_int8_bytes", w.int8_bytes),
-        m.setdefault("weights_huffman_bytes", w.huffman_bytes),
-    )
-    if recorded != (w.int8_bytes, w.huffman_bytes):  # entries older than issue 4 gain them
-        raise TinyzooError("the weights changed")
+    if weight_sizes(old) != w or any(
+        m.get(k, v) != v for k, v in (("weights_int8_bytes", w.int8_bytes),
+                                      ("weights_huffman_bytes", w.huffman_bytes))
+    ):  # fmt: skip
+        raise TinyzooError("the int8 weights differ from the old file's or the recorded sizes")
+    p = profile_tflite(new)
     m["flash_bytes"] += len(new) - m["tflite_bytes"]  # the board's reserve stays
     m["tflite_bytes"] = p.tflite_bytes
-    m["predicted_arena_bytes"], m["predicted_activation_bytes"] = p.arena_bytes, p.activation_bytes
+    for stage in entry.get("compression", []):  # the registered stage is this file
+        if stage.get("kept"):
+            stage["tflite_bytes"] = p.tflite_bytes
+            m[f"stage/{stage['key']}/tflite_bytes"] = float(p.tflite_bytes)  # as metrics() has it
     measured = {  # on the TFLM runtime, as nas.pipeline.register_bundle writes it
         "arena_bytes": arena,
         "min_arena_bytes": v.arena_bytes,
@@ -119,14 +147,15 @@ def repack(folder: Path, day: str) -> tuple[int, int] | None:
         "head_bytes": v.head_bytes,
         "tail_bytes": v.tail_bytes,
     }
-    profile = {**p.to_dict(), "measured": measured}
     old_card = (folder / "README.md").read_text(encoding="utf-8")
     tail = old_card[old_card.index(BENCHMARK) :] if BENCHMARK in old_card else ""
     card = model_card(entry, p).rstrip() + "\n\n" + _note(len(old), len(new), n, entry, day)
-    (folder / "model.tflite").write_bytes(new)
-    (folder / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
-    (folder / "profile.json").write_text(json.dumps(profile, indent=2), encoding="utf-8")
-    (folder / "README.md").write_text(card + tail, encoding="utf-8")
+    _replace(folder, {
+        "model.tflite": new,
+        "entry.json": (json.dumps(entry, indent=2) + "\n").encode(),
+        "profile.json": json.dumps({**p.to_dict(), "measured": measured}, indent=2).encode(),
+        "README.md": (card + tail).encode(),
+    })  # fmt: skip
     return len(old), len(new)
 
 
@@ -145,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             sizes = repack(args.root / name, day)
-        except TinyzooError as e:
+        except Exception as e:  # noqa: BLE001 - one entry's failure must not stop the others
             print(f"{name}: left as it was: {e}", file=sys.stderr)
             failed += 1
             continue

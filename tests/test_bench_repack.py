@@ -49,6 +49,9 @@ def test_repack_writes_the_compact_file_and_its_figures(tmp_path: Path, capsys) 
     assert m["flash_bytes"] - m["tflite_bytes"] == before["flash_bytes"] - before["tflite_bytes"]
     for key in ("int8_accuracy", "arena_bytes", "macs", "params", "weights_huffman_bytes"):
         assert m[key] == before[key], key
+    kept = [st for st in json.loads((d / "entry.json").read_text())["compression"] if st["kept"]]
+    assert [st["tflite_bytes"] for st in kept] == [len(new)]
+    assert m[f"stage/{kept[0]['key']}/tflite_bytes"] == len(new)
     profile = json.loads((d / "profile.json").read_text())
     assert profile["tflite_bytes"] == len(new)
     assert profile["measured"]["arena_bytes"] == m["arena_bytes"]
@@ -72,6 +75,30 @@ def test_an_entry_that_fails_a_check_is_left_as_it_was(tmp_path: Path, capsys) -
     assert main(["--root", str(tmp_path)]) == 1
     assert _files(d) == files
     assert f"{NAME}: left as it was: arena" in capsys.readouterr().err
+
+
+def _flip_a_weight(tflite: bytes) -> bytes:
+    """`tflite` with one byte of its largest constant buffer changed: another model."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    buf = max(model.buffers, key=lambda b: 0 if b.data is None else len(b.data))
+    buf.data[0] ^= 0x7F
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+@pytest.mark.slow
+def test_a_compaction_that_changes_outputs_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import nas.quantize
+
+    d = _old_style(tmp_path)
+    files = _files(d)
+    monkeypatch.setattr(nas.quantize, "compact", lambda b: _flip_a_weight(compact(b)))
+    assert main(["--root", str(tmp_path)]) == 1
+    assert _files(d) == files
+    assert "outputs differ" in capsys.readouterr().err
 
 
 def test_an_unknown_entry_is_refused(tmp_path: Path, capsys) -> None:
