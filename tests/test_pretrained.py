@@ -14,7 +14,14 @@ NAMES = sorted(p.name for p in SHIPPED.iterdir() if p.is_dir())
 
 
 def test_the_issue_names_are_shipped() -> None:
-    assert {"fashion-nano33ble", "digits-l010"} <= set(NAMES)
+    assert {
+        "fashion-nano33ble",
+        "digits-l010",
+        "fashion-64k",
+        "digits-2k",
+        "kws-nano33ble",
+        "kws-32k",
+    } <= set(NAMES)
 
 
 @pytest.fixture
