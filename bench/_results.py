@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "RESULTS.md"
@@ -26,3 +27,9 @@ def write_section(key: str, body: str) -> None:
 def seeds_text(n: int, first: int = 0) -> str:
     """'seed 0' or 'seeds 0-2' (from `first`): the seeds a table averages over."""
     return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"
+
+
+def mean_sd(xs: list[float]) -> str:
+    """'92.12 ± 1.98': the mean and sample standard deviation of accuracies, in points."""
+    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
+    return f"{100 * statistics.mean(xs):.2f} ± {100 * sd:.2f}"

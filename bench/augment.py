@@ -162,9 +162,9 @@ def main() -> None:
                   f"{r.test:.4f} (best epoch {r.best_epoch}, {r.secs:.0f} s)", flush=True)  # fmt: skip
 
     def pm(xs: list[float]) -> str:
-        from bench.compress import _mean_sd
+        from bench._results import mean_sd
 
-        return _mean_sd(xs) if len(xs) > 1 else f"{100 * xs[0]:.2f}"
+        return mean_sd(xs) if len(xs) > 1 else f"{100 * xs[0]:.2f}"
 
     from nas.pipeline import RECIPES
 

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import seeds_text, write_section  # noqa: E402
+from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
 
 WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
 # Tasks measured on a hand-designed reference architecture instead of a shipped winner. kws: the
@@ -38,11 +38,6 @@ WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
 # this grammar's square 3x3 stem in place of its 10x4 one.
 LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)
 REFERENCES = {"kws": "r49x10x1_c3s2c64_ds3s1c64_ds3s1c64_ds3s1c64_ds3s1c64_gap_fc12"}
-
-
-def _mean_sd(xs: list[float]) -> str:
-    sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
-    return f"{100 * statistics.mean(xs):.2f} ± {100 * sd:.2f}"
 
 
 @dataclass(frozen=True)
@@ -157,10 +152,10 @@ def run_task(
         return [y - x for x, y in zip(r[a], r[b], strict=True)]
 
     def diff(a: str, b: str) -> str:
-        return _mean_sd(deltas(a, b))
+        return mean_sd(deltas(a, b))
 
     def cell(key: str) -> str:
-        return _mean_sd(r[key]) if key in r else ""
+        return mean_sd(r[key]) if key in r else ""
 
     def size(key: object) -> str:
         return " | ".join(f"{n:,}" for n in sizes[key])

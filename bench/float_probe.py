@@ -108,8 +108,8 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(f"float_probe: --jobs names {unknown}, not in --arch ({sorted(archs)})")
     with np.load(args.data) as z:
         shape = z["x_test"].shape[1:]
-    wrong = [f"{n} takes {ArchSpec.parse(a).input_shape}" for n, a in archs.items()
-             if tuple(ArchSpec.parse(a).input_shape) != shape]  # fmt: skip
+    takes = {n: tuple(ArchSpec.parse(a).input_shape) for n, a in archs.items()}
+    wrong = [f"{n} takes {t}" for n, t in takes.items() if t != shape]
     if wrong:
         raise SystemExit(f"float_probe: the data is {shape}; {', '.join(wrong)}")
     # the workers inherit: Keras on JAX unless told otherwise (an accelerator machine has no

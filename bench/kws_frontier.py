@@ -33,8 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import seeds_text, write_section  # noqa: E402
-from bench.compress import _chain, _mean_sd, prepare  # noqa: E402
+from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
+from bench.compress import _chain, prepare  # noqa: E402
 
 # tinyzoo's kws winner under half the DS-CNN's .tflite and MACs (docs/RESULTS.md, search-kws-*).
 SEARCHED = "r49x10x1_c3s1c24_ds3s2c32_ds5s2c32_ds5s2c48_gap_fc12"
@@ -185,7 +185,7 @@ def main() -> None:
     for r in rows:
         pt = r.parts
         lines.append(
-            f"| {r.name} | {_mean_sd(r.acc)} | {pt.total:,} | {pt.total / ref.parts.total:.2f} | "
+            f"| {r.name} | {mean_sd(r.acc)} | {pt.total:,} | {pt.total / ref.parts.total:.2f} | "
             f"{pt.data:,} | {pt.quant:,} | {pt.names:,} | {pt.rest:,} | {r.macs:,} | "
             f"{r.macs / ref.macs:.2f} | {r.params:,} | {r.arena:,} | {r.seconds:.0f} | `{r.arch}` |"
         )
@@ -198,8 +198,8 @@ def main() -> None:
         gap = 100 * (statistics.mean(best.acc) - statistics.mean(ref.acc))
         lines.append(
             f"- Within half the reference's .tflite and MACs the best is {best.name} "
-            f"(`{best.arch}`): {_mean_sd(best.acc)} %, {gap:+.2f} points from the reference's "
-            f"{_mean_sd(ref.acc)} %."
+            f"(`{best.arch}`): {mean_sd(best.acc)} %, {gap:+.2f} points from the reference's "
+            f"{mean_sd(ref.acc)} %."
         )
     else:
         lines.append("- Nothing measured fits half the reference's .tflite and MACs.")

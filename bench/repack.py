@@ -34,26 +34,6 @@ from nas.errors import TinyzooError  # noqa: E402
 BENCHMARK = "\n## Benchmark\n"
 
 
-def _outputs(tflite: bytes, arena: int, x: Any) -> Any:
-    """Every int8 output row of `tflite` on TFLM's reference kernels for float inputs `x`."""
-    import numpy as np
-
-    from nas._quiet import capture_fd
-    from nas.quantize import _interpreter
-
-    with capture_fd(2):
-        ip = _interpreter(tflite, arena)
-    iq = ip.get_input_details(0)["quantization_parameters"]
-    scale, zp = float(iq["scales"][0]), int(iq["zero_points"][0])
-    q = np.clip(np.round(x / scale) + zp, -128, 127).astype(np.int8)
-    rows = []
-    for i in range(len(q)):
-        ip.set_input(q[i : i + 1], 0)
-        ip.invoke()
-        rows.append(ip.get_output(0)[0].copy())
-    return np.stack(rows)
-
-
 def _note(old: int, new: int, n: int, entry: dict[str, Any], day: str) -> str:
     m = entry["metrics"]
     text = (
@@ -96,7 +76,7 @@ def repack(folder: Path, day: str) -> tuple[int, int] | None:
     from nas.data import load_task
     from nas.huffman import weight_sizes
     from nas.profile import profile_tflite
-    from nas.quantize import compact, verify
+    from nas.quantize import compact, tflm_outputs, verify
 
     old = (folder / "model.tflite").read_bytes()
     new = compact(old)
@@ -118,7 +98,7 @@ def repack(folder: Path, day: str) -> tuple[int, int] | None:
         raise TinyzooError(
             f"recorded on {m['test_samples']:,} test samples, today's split has {n:,}"
         )
-    before, after = _outputs(old, arena, data.x_test), _outputs(new, arena, data.x_test)
+    before, after = tflm_outputs(old, data.x_test, arena), tflm_outputs(new, data.x_test, arena)
     if not np.array_equal(before, after):
         raise TinyzooError("the compact file's outputs differ from the old one's")
     acc = float(np.mean(np.argmax(after, axis=1) == data.y_test))

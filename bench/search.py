@@ -69,9 +69,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import seeds_text, write_section  # noqa: E402
+from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
-from bench.compress import REFERENCES, _mean_sd  # noqa: E402
+from bench.compress import REFERENCES  # noqa: E402
 from nas.boards import figures  # noqa: E402
 
 
@@ -355,7 +355,7 @@ def report(
     ]  # fmt: skip
     for r in rows:
         ms = "—" if r.latency_ms is None else f"{r.latency_ms:.1f}"
-        spread = f" {_mean_sd(more[r.method])} |" if more else ""
+        spread = f" {mean_sd(more[r.method])} |" if more else ""
         lines.append(
             f"| {r.method} | {100 * r.int8_test:.2f} |{spread} {r.arena:,} | {r.tflite:,} | "
             f"{r.macs:,} | {r.peak:,} | {r.params:,} | {ms} | {r.cpu_s / 3600:.2f} | `{r.arch}` |"

@@ -33,6 +33,7 @@ __all__ = [
     "expand_zero_points",
     "measure_arena",
     "tflm_accuracy",
+    "tflm_outputs",
     "verify",
     "quiet_tensorflow",
 ]
@@ -185,22 +186,36 @@ def measure_arena(tflite: bytes, guess: int | None = None) -> tuple[int, int, in
     return hi, record["total"], record["head"], record["tail"]
 
 
-def _accuracy(ip: Any, x: np.ndarray, y: np.ndarray, scale: float, zero_point: int) -> float | None:
+def _outputs(ip: Any, x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """Every int8 output row of interpreter `ip` for float inputs `x`, quantized as its input."""
     q = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
-    correct = 0
+    rows = []
     for i in range(len(q)):
         ip.set_input(q[i : i + 1], 0)
         ip.invoke()
-        correct += int(np.argmax(ip.get_output(0)[0]) == y[i])
-    return correct / len(q) if len(q) else None
+        rows.append(ip.get_output(0)[0].copy())
+    return np.stack(rows)
+
+
+def _accuracy(ip: Any, x: np.ndarray, y: np.ndarray, scale: float, zero_point: int) -> float | None:
+    if not len(x):
+        return None
+    return float(np.mean(np.argmax(_outputs(ip, x, scale, zero_point), axis=1) == y))
+
+
+def tflm_outputs(tflite: bytes, x: np.ndarray, arena_bytes: int) -> np.ndarray:
+    """The int8 output rows of `tflite` on TFLM's reference kernels over float inputs `x`."""
+    with capture_fd(2):
+        ip = _interpreter(tflite, arena_bytes)
+    iq = ip.get_input_details(0)["quantization_parameters"]
+    return _outputs(ip, x, float(iq["scales"][0]), int(iq["zero_points"][0]))
 
 
 def tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray, arena_bytes: int) -> float | None:
     """int8 accuracy of `tflite` on TFLM's reference kernels over float inputs `x`."""
-    with capture_fd(2):
-        ip = _interpreter(tflite, arena_bytes)
-    iq = ip.get_input_details(0)["quantization_parameters"]
-    return _accuracy(ip, x, y, float(iq["scales"][0]), int(iq["zero_points"][0]))
+    if not len(x):
+        return None
+    return float(np.mean(np.argmax(tflm_outputs(tflite, x, arena_bytes), axis=1) == y))
 
 
 def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = None) -> Verification:
