@@ -6,8 +6,9 @@
 
 For each setting, in one run and on one scratch zoo:
 1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, its first trial the space's hand
-   design scaled to fit where it has one (`Space.seeds`: the DS-CNN on kws), median pruner,
-   proxy training, the top 3 retrained in full, the best by validation kept);
+   design scaled to fit where it has one (`Space.seeds`: the DS-CNN on kws, dscnn's widest
+   member narrowed to fit on images), median pruner, proxy training, the top 3 retrained in
+   full, the best by validation kept);
 2. `random`: the same with Optuna's RandomSampler and the same number of trials (no seed
    trial);
 3. `reference`: a hand-designed architecture scaled to fit the budget, trained once in full.

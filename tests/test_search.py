@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nas.boards import Budget, budget_for, get_board
+from nas.boards import Budget, budget_for, figures, get_board
 from nas.errors import TinyzooError
 from nas.profile import profile_for_budget, profile_spec
 from nas.search import check_feasible, run_study
@@ -298,3 +298,26 @@ def test_the_default_study_name_changes_with_the_space_s_choices() -> None:
     assert default_study("kws-nano33ble", get_space("dscnn"), 0) == name  # stable
     before = replace(dscnn, stem_channels=(4, 8, 12, 16, 24, 32))  # as before 40 and 48
     assert default_study("kws-nano33ble", before, 0) != name
+
+
+def test_an_image_search_starts_from_the_widest_member_narrowed_to_fit() -> None:
+    """fashion: the widest dscnn member (28x28, blocks of 64) fits muNAS's 64,000 B budget and
+    is the first trial; under 16,000 B of RAM the first that fits is narrower, still 28x28."""
+    from nas.search import _seed_trial
+    from searchspaces._registry import Geometry
+
+    sp = get_space("dscnn")
+    g = Geometry(resolutions=(12, 16, 20, 24, 28), channels=1, num_classes=10)
+    roomy = _seed_trial(sp, g, budget_for(None, max_ram=64_000, max_flash=64_000))
+    assert roomy is not None and sp.decode(roomy, g) == sp.widest(g)
+    tight = budget_for(None, max_ram=16_000)
+    narrow = _seed_trial(sp, g, tight)
+    assert narrow is not None
+    spec = sp.decode(narrow, g)
+    assert spec.input_shape[0] == 28 and spec.blocks[0].channels < 64
+    assert not tight.violations(**figures(profile_for_budget(spec, tight)))
+    # Each wider seed breaks the budget: the first that fits is the widest that fits.
+    wider = [p for p in sp.seeds(g) if p["b0_channels"] > narrow["b0_channels"]]
+    assert wider and all(
+        tight.violations(**figures(profile_for_budget(sp.decode(p, g), tight))) for p in wider
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nas.profile import profile_spec
@@ -147,8 +149,24 @@ def test_the_speech_seeds_widen_the_stride_1_stem_first_and_the_teacher_keeps_it
         for stride in (1, 2)
     ]
     assert [p for p in sp.seeds(g) if p["stem_channels"] <= p["b0_channels"]] == before
-    assert sp.seeds(IMAGES) == []
     # The image teachers (`widest`) were trained with a 32-channel stem and stay what they were.
     assert str(sp.widest(IMAGES)) == "r28x28x1_c3s1c32_" + "ds3s2c64_ds3s1c64_" * 2 + (
         "ds3s2c64_gap_fc10"
     )
+
+
+def test_the_image_seeds_are_the_widest_member_then_the_same_layers_narrower() -> None:
+    sp = get_space("dscnn")
+    seeds = [sp.decode(p, IMAGES) for p in sp.seeds(IMAGES)]
+    assert seeds[0] == sp.widest(IMAGES)  # every shipped image teacher's shape
+    assert [s.blocks[0].channels for s in seeds] == sorted(sp.channels, reverse=True)
+    for s in seeds:  # full resolution, the widest's layers; the stem at most 32 channels
+        assert s.input_shape == seeds[0].input_shape
+        assert [(b.kernel, b.stride) for b in s.blocks] == [
+            (b.kernel, b.stride) for b in seeds[0].blocks
+        ]
+        assert len({b.channels for b in s.blocks}) == 1
+        assert s.stem == replace(seeds[0].stem, channels=min(s.blocks[0].channels, 32))
+    # Inputs under 16 pixels are down-sampled once: 8x8 digits keep 4x4 maps.
+    small = Geometry(resolutions=(8,), channels=1, num_classes=10)
+    assert [b.stride for b in sp.decode(sp.seeds(small)[0], small).blocks] == [1, 1, 2, 1, 1]
