@@ -78,7 +78,8 @@ class DSCNNSpace(Space):
     def widest(self, geometry: Geometry) -> ArchSpec:
         """A teacher: the largest resolution, the most and the widest blocks (the stem at
         `base_stem`)."""
-        return self.decode(self._image_design(geometry, max(self.channels)), geometry)
+        p = self._image_design(geometry, max(self.channels))
+        return self.decode(p | {"stem_channels": self.base_stem}, geometry)
 
     def _image_design(self, geometry: Geometry, channels: int) -> dict[str, Any]:
         """`sample` params of `widest`'s shape with blocks of `channels` (the stem at most

@@ -169,4 +169,26 @@ def test_the_image_seeds_are_the_widest_member_then_the_same_layers_narrower() -
         assert s.stem == replace(seeds[0].stem, channels=min(s.blocks[0].channels, 32))
     # Inputs under 16 pixels are down-sampled once: 8x8 digits keep 4x4 maps.
     small = Geometry(resolutions=(8,), channels=1, num_classes=10)
-    assert [b.stride for b in sp.decode(sp.seeds(small)[0], small).blocks] == [1, 1, 2, 1, 1]
+    assert str(sp.widest(small)) == "r8x8x1_c3s1c32_" + "ds3s1c64_" * 2 + "ds3s2c64_" + (
+        "ds3s1c64_" * 2 + "gap_fc10"
+    )
+    assert sp.decode(sp.seeds(small)[0], small) == sp.widest(small)
+
+
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        IMAGES,
+        Geometry(resolutions=(8,), channels=1, num_classes=10),
+        Geometry(resolutions=(49,), channels=1, num_classes=12, width=10),
+    ],
+    ids=["images", "digits", "kws"],
+)
+def test_every_seed_is_what_sample_draws_for_those_params(geometry: Geometry) -> None:
+    """A seed is enqueued as a trial's params: each must be a member `sample` can draw."""
+    from optuna.trial import FixedTrial
+
+    sp = get_space("dscnn")
+    assert sp.seeds(geometry)
+    for p in sp.seeds(geometry):
+        assert sp.sample(FixedTrial(p), geometry) == p
