@@ -112,6 +112,7 @@ SETTINGS = {
 }  # fmt: skip
 
 
+METHODS = ("tinyzoo", "random", "reference")
 SHIP = {"fashion": "fashion-64k", "digits": "digits-2k", "kws-nano33ble": "kws-nano33ble",
         "kws-32k": "kws-32k"}  # fmt: skip
 
@@ -241,7 +242,7 @@ def train_reference(
 
 
 def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: int,
-           store: str, epochs: int | None) -> Row:  # fmt: skip
+           store: str, epochs: int | None, finalists: int | None = None) -> Row:  # fmt: skip
     from nas.compress import Compress
     from nas.pipeline import run_search
     from nas.profile import profile_tflite
@@ -251,7 +252,7 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     entry = run_search(
         board=s.board, task=s.task, trials=trials, seed=seed, tracking_uri=store,
         study_name=f"bench-{s.key}-{sampler}-{seed}", sampler=sampler, epochs=epochs,
-        compress=Compress(baseline=False), **limits,
+        finalists=finalists, compress=Compress(baseline=False), **limits,
     )  # fmt: skip
     spent = _cpu() - cpu
     p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
@@ -264,7 +265,7 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
 
 def run_setting(
     s: Setting, trials: int, seed: int, store: str, epochs: int | None, rows_dir: Path | None,
-    final_seeds: int = 1,
+    final_seeds: int = 1, methods: tuple[str, ...] = METHODS, finalists: int | None = None,
 ) -> tuple[list[str], list[Row]]:  # fmt: skip
     from rich.console import Console
 
@@ -290,7 +291,8 @@ def run_setting(
         ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
 
     def keep(method: str) -> Path | None:
-        key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}.json"
+        top = "" if finalists is None or method == "reference" else f"-f{finalists}"
+        key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}{top}.json"
         return None if rows_dir is None else rows_dir / key
 
     def final(spec: Any, method: str, at: int, kept: Path | None) -> Row:
@@ -305,15 +307,21 @@ def run_setting(
             remove_checkpoints(ck)
         return row
 
-    ref = final(ref_spec, "reference", seed, keep("reference"))
     limits = dict(s.limits)
+    ref = None
     if s.task == "kws":  # half the reference's flash and compute, within the board's budget
+        ref = final(ref_spec, "reference", seed, keep("reference"))
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
         limits["max_macs"] = ref.macs // 2
+    elif "reference" in methods:
+        ref = final(ref_spec, "reference", seed, keep("reference"))
     rows = [
-        timed(lambda m=m: search(s, m, limits, trials, seed, store, epochs), keep(m))
-        for m in ("tpe", "random")
+        timed(lambda m=m: search(s, m, limits, trials, seed, store, epochs, finalists), keep(m))
+        for m, method in (("tpe", "tinyzoo"), ("random", "random"))
+        if method in methods
     ]
+    if ref is not None:  # kws: trained whatever --methods says, for the searches' budget
+        rows.append(ref)
 
     # Each method's architecture again at the next seeds: one training's figure moves by about
     # a point with the seed (kws), and a search's includes its pick among the finalists.
@@ -325,18 +333,20 @@ def run_setting(
 
     more = {
         r.method: [r.int8_test, *(again(r, seed + k) for k in range(1, final_seeds))]
-        for r in [*rows, ref]
+        for r in rows
     } if final_seeds > 1 else None  # fmt: skip
-    return report(s, [*rows, ref], trials, seed, limits, epochs, more), [*rows, ref]
+    return report(s, rows, trials, seed, limits, epochs, more, finalists), rows
 
 
 def report(
     s: Setting, rows: list[Row], trials: int, seed: int, limits: dict[str, Any],
     epochs: int | None, more: dict[str, list[float]] | None = None,
+    finalists: int | None = None,
 ) -> list[str]:  # fmt: skip
     """The setting's table and verdict. With `more` (per method, the int8 test accuracy of its
     architecture at seeds `seed`, `seed + 1`, ...: the first the row's own) the verdict and the
-    differences are of means over those seeds, paired by seed."""
+    differences are of means over those seeds, paired by seed. `rows` holds the methods that
+    ran (`--methods`); a comparison with a method that did not run is left out."""
     from nas.pipeline import RECIPES
 
     n = len(next(iter(more.values()))) if more else 1
@@ -346,7 +356,9 @@ def report(
         f"**{s.key}**: task `{s.task}`, budget {s.budget_text}"
         + (f"; the searches also got {json.dumps(limits)}" if limits != s.limits else "")
         + f". Goal: {s.goal}. {trials} trials per search, seed {seed}, final training "
-        f"{epochs or RECIPES[s.task].final_epochs} epochs."
+        f"{epochs or RECIPES[s.task].final_epochs} epochs"
+        + (f", the proxy's top {finalists} retrained in full" if finalists is not None else "")
+        + "."
         + (f" Each method's architecture was trained again at {seeds_text(n - 1, seed + 1)} "
            f"through the same final recipe; the verdict is on the means over {over}."
            if more else ""),
@@ -361,35 +373,45 @@ def report(
             f"| {r.method} | {100 * r.int8_test:.2f} |{spread} {r.arena:,} | {r.tflite:,} | "
             f"{r.macs:,} | {r.peak:,} | {r.params:,} | {ms} | {r.cpu_s / 3600:.2f} | `{r.arch}` |"
         )
-    tz, rnd, ref = rows
+    by = {r.method: r for r in rows}
     acc = {r.method: statistics.mean(more[r.method]) if more else r.int8_test for r in rows}
     what = f"mean over {over}" if more else "int8 test"
     lines += ["", *(f"- {r.method}: {r.note}" for r in rows if r.note)]
-    if s.task == "kws":
+    tz, ref = by.get("tinyzoo"), by.get("reference")
+    if tz is not None and s.task == "kws" and ref is not None:
         met = (
             acc["tinyzoo"] >= acc["reference"]
             and tz.tflite <= ref.tflite / 2
             and tz.macs <= ref.macs / 2
         )
-        verdict = (
-            f"tinyzoo {100 * acc['tinyzoo']:.2f} % vs reference {100 * acc['reference']:.2f} % "
-            f"({what}), at {tz.tflite / ref.tflite:.2f}x its .tflite and "
-            f"{tz.macs / ref.macs:.2f}x its MACs"
+        lines.append(
+            f"- Goal {'met' if met else 'NOT met'}: tinyzoo {100 * acc['tinyzoo']:.2f} % vs "
+            f"reference {100 * acc['reference']:.2f} % ({what}), at "
+            f"{tz.tflite / ref.tflite:.2f}x its .tflite and {tz.macs / ref.macs:.2f}x its MACs."
         )
-    else:
+    elif tz is not None and s.task != "kws":
         target = 0.925 if s.task == "fashion" else 0.98
-        met = acc["tinyzoo"] >= target
-        verdict = f"tinyzoo {100 * acc['tinyzoo']:.2f} % ({what}) against {100 * target:.1f} %"
+        lines.append(
+            f"- Goal {'met' if acc['tinyzoo'] >= target else 'NOT met'}: tinyzoo "
+            f"{100 * acc['tinyzoo']:.2f} % ({what}) against {100 * target:.1f} %."
+        )
+    others = [m for m in ("random", "reference") if tz is not None and m in by]
+    if others:
+        lines.append(
+            "- "
+            + "; ".join(
+                f"tinyzoo - {m}: {100 * (acc['tinyzoo'] - acc[m]):+.2f} points" for m in others
+            )
+            + (f" ({what}, paired by seed)." if more else ".")
+        )
+    alone = {"reference": " (its final training alone)"}
     lines += [
-        f"- Goal {'met' if met else 'NOT met'}: {verdict}.",
-        f"- tinyzoo - random: {100 * (acc['tinyzoo'] - acc['random']):+.2f} points; "
-        f"tinyzoo - reference: {100 * (acc['tinyzoo'] - acc['reference']):+.2f} points"
-        + (f" ({what}, paired by seed)." if more else "."),
-        f"- Search cost: tinyzoo {tz.cpu_s / 3600:.2f} CPU-hours, random {rnd.cpu_s / 3600:.2f}, "
-        f"reference (its final training alone) {ref.cpu_s / 3600:.2f}"
+        "- Search cost in CPU-hours: "
+        + ", ".join(f"{r.method}{alone.get(r.method, '')} {r.cpu_s / 3600:.2f}" for r in rows)
         + (" (the trainings at further seeds not counted)." if more else "."),
-        f"- Wall time of the three: {sum(r.wall_s for r in rows) / 3600:.2f} h (the teacher, "
-        "trained or imported first, not counted).",
+        f"- Wall time of {'the three' if len(rows) == 3 else 'these'}: "
+        f"{sum(r.wall_s for r in rows) / 3600:.2f} h (the teacher, trained or imported first, "
+        "not counted).",
         "",
     ]
     return lines
@@ -412,6 +434,15 @@ def main() -> None:
         "is on the means",
     )  # fmt: skip
     ap.add_argument(
+        "--methods", default=",".join(METHODS),
+        help="run only these of tinyzoo, random, reference (kws always trains the reference: "
+        "the searches' budget is half of it); the section is then search-SETTING-METHODS",
+    )  # fmt: skip
+    ap.add_argument(
+        "--finalists", type=int,
+        help="the searches retrain their proxy's top K in full (default: the recipe's, 3)",
+    )  # fmt: skip
+    ap.add_argument(
         "--store", type=Path,
         help="keep the scratch zoo and finished rows in DIR; the same command again resumes",
     )  # fmt: skip
@@ -420,6 +451,13 @@ def main() -> None:
         signal.signal(sig, _interrupt)
     if args.final_seeds < 1:
         ap.error(f"--final-seeds must be 1 or more, got {args.final_seeds}")
+    if args.finalists is not None and args.finalists < 1:
+        ap.error(f"--finalists must be 1 or more, got {args.finalists}")
+    methods = tuple(args.methods.split(","))
+    if not methods or set(methods) - set(METHODS):
+        ap.error(f"--methods {args.methods!r}: give some of {', '.join(METHODS)}, comma-separated")
+    if args.ship and "tinyzoo" not in methods:
+        ap.error("--ship ships the tinyzoo row: add tinyzoo to --methods")
     keys = args.settings.split(",")
     unknown = [k for k in keys if k not in SETTINGS]
     if unknown:
@@ -438,10 +476,17 @@ def main() -> None:
         for key in keys:
             lines, rows = run_setting(
                 SETTINGS[key], args.trials, args.seed, store, args.epochs, rows_dir,
-                args.final_seeds,
+                args.final_seeds, methods, args.finalists,
             )  # fmt: skip
-            body = f"## Search against random search and references: {key}\n\n`{command}`\n\n"
-            write_section(f"search-{key}", body + "\n".join(lines))
+            every = set(methods) == set(METHODS)
+            section = f"search-{key}" + ("" if every else "-" + "-".join(r.method for r in rows))
+            heading = (
+                "Search against random search and references"
+                if every
+                else "Search, " + ", ".join(r.method for r in rows) + " only"
+            )
+            body = f"## {heading}: {key}\n\n`{command}`\n\n"
+            write_section(section, body + "\n".join(lines))
             if args.ship:
                 where = ship(rows[0].ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
                 print(f"shipped {rows[0].ref} as {where}", flush=True)

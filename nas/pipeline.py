@@ -157,6 +157,7 @@ def run_search(
     study_name: str | None = None,
     recipe: Recipe | None = None,
     epochs: int | None = None,
+    finalists: int | None = None,
     teacher: str = "auto",
     temperature: float = DEFAULT_TEMPERATURE,
     alpha: float = DEFAULT_ALPHA,
@@ -176,7 +177,8 @@ def run_search(
     `search_only` runs trials and returns None, leaving finalists and registration to the one
     process that runs without it. `objectives` ("accuracy", "latency") makes the search a
     Pareto search against the latency estimate; the front is printed and logged, and its most
-    accurate members are the finalists.
+    accurate members are the finalists. `finalists` (default: the recipe's, 3) is how many of
+    the proxy's best are retrained in full before the winner is chosen.
 
     The winner's final training distils from `teacher` ("auto": the task's teacher-<task>,
     trained and registered on first use; a zoo name; or "none"), then goes through the
@@ -225,6 +227,10 @@ def run_search(
         if epochs < 1:
             raise TinyzooError(f"--epochs must be at least 1, got {epochs}.")
         recipe = replace(recipe, final_epochs=epochs)
+    if finalists is not None:
+        if finalists < 1:
+            raise TinyzooError(f"--finalists must be at least 1, got {finalists}.")
+        recipe = replace(recipe, finalists=finalists)
     name = zoo_name(data.name, b, budget)
     study_name = study_name or default_study(name, sp, seed)
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"

@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="final training epochs for the winner (default: the task's recipe)",
     )
+    s.add_argument(
+        "--finalists",
+        type=int,
+        metavar="K",
+        help="the proxy's top K retrained in full before the winner is chosen (default 3)",
+    )
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument(
         "--workers",
@@ -412,6 +418,8 @@ def _cmd_search(args: argparse.Namespace) -> int:
         check_url(args.storage)
     if args.epochs is not None and args.epochs < 1:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
+    if args.finalists is not None and args.finalists < 1:
+        raise TinyzooError(f"--finalists must be at least 1, got {args.finalists}.")
     from nas.compress import Compress, check_options
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 
@@ -445,6 +453,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
             tracking_uri=args.tracking_uri,
             study_name=args.study,
             epochs=args.epochs,
+            finalists=args.finalists,
             teacher=args.teacher,
             temperature=temperature,
             alpha=alpha,
