@@ -65,3 +65,18 @@ def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (mean over seeds 0-2)" in text
     assert "tinyzoo - reference: +1.00 points (mean over seeds 0-2, paired by seed)." in text
     assert three[2].count("|") == three[3].count("|") == three[4].count("|")  # header, rule, row
+
+
+def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> None:
+    from bench.search import SETTINGS, report
+
+    tz = Row("tinyzoo", "r28x28x1_c3s1c32_gap_fc10", 0.9301, 40_432, 35_016, 1, 1, 1, None, 7200.0)
+    lines = report(SETTINGS["fashion"], [tz], 20, 0, SETTINGS["fashion"].limits, 60, None, 1)
+    text = "\n".join(lines)
+    assert "final training 60 epochs, the proxy's top 1 retrained in full." in text
+    assert "- Goal met: tinyzoo 93.01 % (int8 test) against 92.5 %." in text
+    assert "tinyzoo - " not in text and "random" not in text
+    assert "- Search cost in CPU-hours: tinyzoo 2.00." in text
+    ref = Row("reference", "r28x28x1_c3s1c8_gap_fc10", 0.9302, 1, 1, 1, 1, 1, None, 3600.0)
+    both = "\n".join(report(SETTINGS["fashion"], [tz, ref], 20, 0, {}, 60))
+    assert "- tinyzoo - reference: -0.01 points." in both

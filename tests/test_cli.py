@@ -171,6 +171,11 @@ def test_zero_workers_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert_one_line_error(code, err, "--workers must be at least 1")
 
 
+def test_zero_finalists_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "search", "--task", "digits", "--board", "l010", "--finalists", "0")
+    assert_one_line_error(code, err, "--finalists must be at least 1")
+
+
 def test_list_unknown_board(capsys: pytest.CaptureFixture[str], tracking_uri: str) -> None:
     code, _, err = run(capsys, "list", "--board", "esp23")
     assert_one_line_error(code, err, "Did you mean 'esp32'")

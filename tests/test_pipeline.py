@@ -218,6 +218,17 @@ def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> N
         entry.arch, entry.int8_accuracy, entry.version + 1,
     )  # fmt: skip
 
+    # --finalists 1: only the proxy's best is retrained in full (here, found kept) and wins.
+    said = io.StringIO()
+    top = run_search(
+        board="l010", task="digits", trials=10, seed=0, recipe=recipe, tracking_uri=tracking_uri,
+        teacher="none", study_name="two-workers", finalists=1,
+        console=Console(file=said, width=300),
+    )  # fmt: skip
+    assert "full training 1/1" in said.getvalue() and "full training 2/" not in said.getvalue()
+    best = max((t for t in study.trials if t.value is not None), key=lambda t: t.value)
+    assert top.arch == best.user_attrs["arch"] and top.version == entry.version + 2
+
 
 def test_a_finished_full_training_is_kept_and_reused(tmp_path: Path) -> None:
     import io
