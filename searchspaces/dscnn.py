@@ -6,6 +6,7 @@ blocks, and each block's kernel, stride and channels. Ranges are data, declared 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -86,16 +87,9 @@ class DSCNNSpace(Space):
         `base_stem`): the largest resolution, 3x3 kernels, a stride-1 stem, then as many
         blocks as the space allows, down-sampling twice on small inputs and three times from
         16 pixels up."""
-        r = max(geometry.resolutions)
-        strides = ((2, 1, 2, 1, 2) if r >= 16 else (1, 1, 2, 1, 1))[: self.max_blocks]
-        p: dict[str, Any] = {
-            "resolution": r, "stem_kernel": min(self.stem_kernels),
-            "stem_stride": min(self.stem_strides), "stem_channels": min(channels, self.base_stem),
-            "blocks": len(strides),
-        }  # fmt: skip
-        for i, s in enumerate(strides):
-            p |= {f"b{i}_kernel": min(self.kernels), f"b{i}_stride": s, f"b{i}_channels": channels}
-        return p
+        strides = (2, 1, 2, 1, 2) if max(geometry.resolutions) >= 16 else (1, 1, 2, 1, 1)
+        stem = (min(self.stem_kernels), min(self.stem_strides), min(channels, self.base_stem))
+        return _uniform(geometry, stem, min(self.kernels), strides[: self.max_blocks], channels)
 
     def seeds(self, geometry: Geometry) -> list[dict[str, Any]]:
         """For fixed-width inputs (MFCC maps): MLPerf Tiny's DS-CNN shape (3x3 stride-2 stem,
@@ -158,13 +152,22 @@ def _ds_cnn(
     """`sample` params of MLPerf Tiny's DS-CNN shape: a 3x3 stride-2 stem of `stem` channels,
     then `blocks` 3x3 stride-1 depthwise-separable blocks of `channels`, at full resolution.
     With `stem_stride` 1 the first block takes the stride of 2 instead."""
+    strides = [2 if i == 0 and stem_stride == 1 else 1 for i in range(blocks)]
+    return _uniform(geometry, (3, stem_stride, stem), 3, strides, channels)
+
+
+def _uniform(
+    geometry: Geometry, stem: tuple[int, int, int], kernel: int, strides: Sequence[int],
+    channels: int,
+) -> dict[str, Any]:  # fmt: skip
+    """`sample` params at full resolution: a stem of (kernel, stride, channels), then one
+    block of `kernel` and `channels` per entry of `strides`, at that stride."""
     p: dict[str, Any] = {
-        "resolution": max(geometry.resolutions), "stem_kernel": 3, "stem_stride": stem_stride,
-        "stem_channels": stem, "blocks": blocks,
+        "resolution": max(geometry.resolutions), "stem_kernel": stem[0], "stem_stride": stem[1],
+        "stem_channels": stem[2], "blocks": len(strides),
     }  # fmt: skip
-    for i in range(blocks):
-        stride = 2 if i == 0 and stem_stride == 1 else 1
-        p |= {f"b{i}_kernel": 3, f"b{i}_stride": stride, f"b{i}_channels": channels}
+    for i, s in enumerate(strides):
+        p |= {f"b{i}_kernel": kernel, f"b{i}_stride": s, f"b{i}_channels": channels}
     return p
 
 
