@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/search.py [--settings fashion,digits,kws-nano33ble,kws-32k]
                                      [--trials 20] [--seed 0] [--epochs N] [--ship]
-                                     [--store DIR] [--final-seeds N]
+                                     [--store DIR] [--final-seeds N] [--finalists K]
+                                     [--methods tinyzoo,random,reference]
 
 For each setting, in one run and on one scratch zoo:
 1. `tinyzoo`: the search as `tinyzoo search` runs it (TPE, its first trial the space's hand
@@ -35,6 +36,12 @@ training's int8 accuracy moves by about a point with the seed (docs/RESULTS.md,
 kws-frontier-120), and a search's own figure is the best of its finalists by validation. The
 table gives each method's own figure and the mean ± sd beside it; the further trainings are
 kept and resumed like the methods, and their CPU time is not in the search cost.
+
+`--finalists K` has both searches retrain their proxy's top K in full instead of 3 (`tinyzoo
+search --finalists`). `--methods` runs only the methods named; their table goes to the section
+`search-SETTING-METHODS` (the three-method table stays as it is) and leaves out the comparisons
+with methods that did not run. kws always trains the reference: the searches' budget is half of
+it.
 
 `--ship` copies each setting's tinyzoo winner into zoo/pretrained/ (SHIP names them), its card
 carrying the setting's table.
