@@ -38,16 +38,17 @@ table gives each method's own figure and the mean ± sd beside it; the further t
 kept and resumed like the methods, and their CPU time is not in the search cost.
 
 `--finalists K` has both searches retrain their proxy's top K in full instead of 3 (`tinyzoo
-search --finalists`). `--methods` runs only the methods named; their table goes to the section
-`search-SETTING-METHODS` (the three-method table stays as it is) and leaves out the comparisons
-with methods that did not run. kws always trains the reference: the searches' budget is half of
-it.
+search --finalists`). `--methods` runs only the methods named: kws always trains the reference
+as well (the searches' budget is half of it). A table without all three methods goes to the
+section `search-SETTING-METHODS` (the methods it has), leaving the three-method table as it is,
+and leaves out the comparisons with methods that did not run.
 
 `--ship` copies each setting's tinyzoo winner into zoo/pretrained/ (SHIP names them), its card
 carrying the setting's table.
 
 `--store DIR` keeps the scratch zoo in DIR instead of a temporary folder, and each finished
-method's row beside it (rows/, keyed by setting, method, trials, seed and epochs). Run the same
+method's row beside it (rows/, keyed by setting, method, trials, seed, epochs and `--finalists`
+where it is not the recipe's). Run the same
 command again with the same DIR after an interruption and finished methods are not redone; an
 interrupted search resumes its study's finished trials and finished full trainings, and the
 one in progress from its last epoch (as the reference's training does). A method that ran over
@@ -55,7 +56,9 @@ several runs reports the sum of their wall and CPU times: an interruption (Ctrl-
 SIGHUP) leaves them in rows/*.spent.json. A run killed outright (SIGKILL, a lost machine) leaves
 its trials and epoch checkpoints, which the next run goes on from, but not its time: that
 method's CPU and wall time are then lower bounds. Rows are not invalidated by code changes: use
-a fresh DIR after changing the recipe or the code.
+a fresh DIR after changing the recipe or the code. The study is the same whatever
+`--finalists` says: a search row run with another `--finalists` on a used DIR reuses its trials
+and kept full trainings, and its CPU time leaves them out; give it a fresh DIR.
 """
 
 from __future__ import annotations
@@ -278,6 +281,7 @@ def run_setting(
 
     from nas.boards import budget_for, get_board
     from nas.data import load_task
+    from nas.pipeline import RECIPES
     from nas.profile import profile_spec
     from nas.teacher import resolve_teacher
     from searchspaces import ArchSpec, get_space
@@ -298,7 +302,9 @@ def run_setting(
         ref_spec = image_reference(get_space("mbv1"), data.geometry(), budget)
 
     def keep(method: str) -> Path | None:
-        top = "" if finalists is None or method == "reference" else f"-f{finalists}"
+        searched = method in ("tpe", "random")  # not the reference, nor the further seeds
+        default = finalists is None or finalists == RECIPES[s.task].finalists
+        top = "" if default or not searched else f"-f{finalists}"
         key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}{top}.json"
         return None if rows_dir is None else rows_dir / key
 
@@ -461,7 +467,7 @@ def main() -> None:
     if args.finalists is not None and args.finalists < 1:
         ap.error(f"--finalists must be 1 or more, got {args.finalists}")
     methods = tuple(args.methods.split(","))
-    if not methods or set(methods) - set(METHODS):
+    if set(methods) - set(METHODS):
         ap.error(f"--methods {args.methods!r}: give some of {', '.join(METHODS)}, comma-separated")
     if args.ship and "tinyzoo" not in methods:
         ap.error("--ship ships the tinyzoo row: add tinyzoo to --methods")
@@ -485,7 +491,7 @@ def main() -> None:
                 SETTINGS[key], args.trials, args.seed, store, args.epochs, rows_dir,
                 args.final_seeds, methods, args.finalists,
             )  # fmt: skip
-            every = set(methods) == set(METHODS)
+            every = {r.method for r in rows} == set(METHODS)
             section = f"search-{key}" + ("" if every else "-" + "-".join(r.method for r in rows))
             heading = (
                 "Search against random search and references"
@@ -495,8 +501,9 @@ def main() -> None:
             body = f"## {heading}: {key}\n\n`{command}`\n\n"
             write_section(section, body + "\n".join(lines))
             if args.ship:
-                where = ship(rows[0].ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
-                print(f"shipped {rows[0].ref} as {where}", flush=True)
+                (tz,) = (r for r in rows if r.method == "tinyzoo")
+                where = ship(tz.ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
+                print(f"shipped {tz.ref} as {where}", flush=True)
             print("\n".join(lines), flush=True)
 
 

@@ -78,5 +78,32 @@ def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> No
     assert "tinyzoo - " not in text and "random" not in text
     assert "- Search cost in CPU-hours: tinyzoo 2.00." in text
     ref = Row("reference", "r28x28x1_c3s1c8_gap_fc10", 0.9302, 1, 1, 1, 1, 1, None, 3600.0)
-    both = "\n".join(report(SETTINGS["fashion"], [tz, ref], 20, 0, {}, 60))
+    both = "\n".join(report(SETTINGS["fashion"], [tz, ref], 20, 0, SETTINGS["fashion"].limits, 60))
     assert "- tinyzoo - reference: -0.01 points." in both
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["--methods", "tinyzoo,grid"], "--methods 'tinyzoo,grid': give some of tinyzoo, random"),
+     (["--methods", "random", "--ship"], "--ship ships the tinyzoo row"),
+     (["--finalists", "0"], "--finalists must be 1 or more, got 0")],
+)  # fmt: skip
+def test_bad_methods_and_finalists_stop_before_any_work(
+    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.search import main
+
+    monkeypatch.setattr("sys.argv", ["bench/search.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_a_kws_search_without_random_is_judged_against_its_reference() -> None:
+    from bench.search import SETTINGS, report
+
+    tz = Row("tinyzoo", "r49x10x1_c3s1c8_gap_fc12", 0.93, 1, 15_000, 900_000, 1, 1, None, 1.0)
+    ref = Row("reference", "r49x10x1_c3s2c64_gap_fc12", 0.92, 1, 31_632, 2_416_768, 1, 1, None, 1.0)
+    text = "\n".join(report(SETTINGS["kws-32k"], [tz, ref], 20, 0, {}, None))
+    assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (int8 test), at 0.47x" in text
+    assert "- tinyzoo - reference: +1.00 points." in text and "random" not in text
