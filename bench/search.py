@@ -123,6 +123,7 @@ SETTINGS = {
 
 
 METHODS = ("tinyzoo", "random", "reference")
+SAMPLERS = {"tinyzoo": "tpe", "random": "random"}  # the search methods' Optuna samplers
 SHIP = {"fashion": "fashion-64k", "digits": "digits-2k", "kws-nano33ble": "kws-nano33ble",
         "kws-32k": "kws-32k"}  # fmt: skip
 
@@ -266,8 +267,9 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
     )  # fmt: skip
     spent = _cpu() - cpu
     p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
+    (method,) = (m for m, name in SAMPLERS.items() if name == sampler)
     return Row(
-        "tinyzoo" if sampler == "tpe" else "random", entry.arch, entry.int8_accuracy,
+        method, entry.arch, entry.int8_accuracy,
         entry.arena_bytes, entry.tflite_bytes, entry.macs, p.paper_peak_bytes, entry.params,
         entry.latency_ms_estimate, spent, ref=entry.ref,
     )  # fmt: skip
@@ -320,21 +322,19 @@ def run_setting(
             remove_checkpoints(ck)
         return row
 
+    # kws trains the reference whatever --methods says: the searches' budget is half of it.
+    wanted = "reference" in methods or s.task == "kws"
+    ref = final(ref_spec, "reference", seed, keep("reference")) if wanted else None
     limits = dict(s.limits)
-    ref = None
-    if s.task == "kws":  # half the reference's flash and compute, within the board's budget
-        ref = final(ref_spec, "reference", seed, keep("reference"))
+    if ref is not None and s.task == "kws":  # half its flash and compute, within the board's
         limits["max_flash"] = min(budget.flash_bytes or 1 << 40, ref.tflite // 2)
         limits["max_macs"] = ref.macs // 2
-    elif "reference" in methods:
-        ref = final(ref_spec, "reference", seed, keep("reference"))
     rows = [
         timed(lambda m=m: search(s, m, limits, trials, seed, store, epochs, finalists), keep(m))
-        for m, method in (("tpe", "tinyzoo"), ("random", "random"))
+        for method, m in SAMPLERS.items()
         if method in methods
     ]
-    if ref is not None:  # kws: trained whatever --methods says, for the searches' budget
-        rows.append(ref)
+    rows += [ref] if ref is not None else []
 
     # Each method's architecture again at the next seeds: one training's figure moves by about
     # a point with the seed (kws), and a search's includes its pick among the finalists.

@@ -198,8 +198,9 @@ def run_search(
     check_params(temperature, alpha)
     compress = compress or Compress()
     check_options(compress)
-    if trials < 1:
-        raise TinyzooError(f"--trials must be at least 1, got {trials}.")
+    for flag, n in (("--trials", trials), ("--epochs", epochs), ("--finalists", finalists)):
+        if n is not None and n < 1:  # before the data loads
+            raise TinyzooError(f"{flag} must be at least 1, got {n}.")
     check_workers(workers)
     check_sampler(sampler)
     if "latency" in objectives and not board:
@@ -224,12 +225,8 @@ def run_search(
         check_prune_reachable(sp, geometry, compress.prune)
     recipe = recipe or RECIPES.get(data.name, DEFAULT_RECIPE)
     if epochs is not None:
-        if epochs < 1:
-            raise TinyzooError(f"--epochs must be at least 1, got {epochs}.")
         recipe = replace(recipe, final_epochs=epochs)
     if finalists is not None:
-        if finalists < 1:
-            raise TinyzooError(f"--finalists must be at least 1, got {finalists}.")
         recipe = replace(recipe, finalists=finalists)
     name = zoo_name(data.name, b, budget)
     study_name = study_name or default_study(name, sp, seed)
