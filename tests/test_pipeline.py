@@ -129,7 +129,10 @@ def _trained_trials(studies: Path) -> int:
 
 
 @pytest.mark.slow
-def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_keeps_the_study_and_says_how_to_resume(
+    tracking_uri: str, tmp_path: Path, sig: signal.Signals
+) -> None:
     env = {**os.environ, "TINYZOO_TRACKING_URI": tracking_uri}
     cmd = [
         sys.executable,
@@ -154,7 +157,7 @@ def test_ctrl_c_keeps_the_study_and_says_how_to_resume(tracking_uri: str, tmp_pa
     while not _trained_trials(studies):  # wait until a trained trial is stored
         assert proc.poll() is None and time.monotonic() < deadline, "no trial finished"
         time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     last = err.strip().splitlines()[-1]

@@ -2,7 +2,8 @@
 
 Heavy packages (TensorFlow, MLflow, Optuna) are imported by the command that needs them, so
 `tinyzoo --help` and argument errors answer at once. Every user error is one line on stderr
-and exit code 2; Ctrl-C is one line and exit code 130.
+and exit code 2; Ctrl-C, or `kill` (SIGTERM), is one line and exit code 130: a search stopped
+either way keeps its finished trials and says how to resume.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -534,7 +537,6 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
-    import signal
     import subprocess
     import tempfile
     from pathlib import Path
@@ -559,9 +561,8 @@ def _cmd_ui(args: argparse.Namespace) -> int:
     print(f"server log: {log}", flush=True)
     with log.open("w") as out:
         # Own session: a terminal's Ctrl-C reaches only us, and we forward it exactly once.
+        # `kill` (SIGTERM) stops the server too (main() makes it an interrupt), not only Ctrl-C.
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        # `kill` (SIGTERM) stops the server too, not only Ctrl-C: it is in its own session.
-        signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             code = proc.wait()
         except KeyboardInterrupt:
@@ -732,6 +733,10 @@ def _interrupted_hint(args: argparse.Namespace) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tinyzoo`; returns the exit code."""
     args = build_parser().parse_args(argv)
+    # `kill` stops a command as Ctrl-C does: a search keeps its trials and says how to resume,
+    # a half-written entry is not left behind. Restored on return (tests call main in-process).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
     try:
         return _COMMANDS[args.command](args)
     except TinyzooError as e:
@@ -746,6 +751,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The store itself failed (unreachable server, locked db): say so without a traceback.
         sys.stderr.write(f"error: MLflow: {_one_line(e)}\n")
         return 1
+    finally:
+        if main_thread:  # None: a handler set outside Python; the default is the nearest
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":
