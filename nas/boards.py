@@ -7,6 +7,7 @@ flash; the stack, the application's buffers and the TFLM interpreter object take
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,7 @@ def budget_for(
         ("--max-peak", max_peak),
         ("--max-weights", max_weights),
     ):
-        if value is not None and not value > 0:
+        if value is not None and not (value > 0 and math.isfinite(value)):
             raise TinyzooError(
                 f"{label} must be a positive number of bytes/MACs/milliseconds, got {value}."
             )

@@ -190,7 +190,7 @@ def run_search(
 
     from nas.data import load_task
     from nas.data._dataset import AUGMENT_MIN_EPOCHS
-    from nas.search import check_feasible, check_sampler
+    from nas.search import check_feasible, check_run, check_sampler
     from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
@@ -203,6 +203,7 @@ def run_search(
             raise TinyzooError(f"{flag} must be at least 1, got {n}.")
     check_workers(workers)
     check_sampler(sampler)
+    check_run(seed=seed, timeout=timeout, study_name=study_name)
     if "latency" in objectives and not board:
         raise TinyzooError(
             "--objectives accuracy,latency needs --board: the latency is the board's estimate."
@@ -258,14 +259,7 @@ def run_search(
     console.print(
         f"[bold]tinyzoo search[/] {name}: task {data.name} ({len(data.x_train)} train / "
         f"{len(data.x_val)} val / {len(data.x_test)} test), space {sp.name}, budget "
-        f"RAM {budget.ram_bytes} B, flash {budget.flash_bytes} B, MACs {budget.max_macs or 'any'}"
-        + (
-            ""
-            if budget.max_latency_ms is None
-            else f", latency {budget.max_latency_ms:g} ms (est.)"
-        )
-        + ("" if budget.max_peak_bytes is None else f", peak {budget.max_peak_bytes} B")
-        + ("" if budget.max_weight_bytes is None else f", weights {budget.max_weight_bytes} B")
+        + _budget_text(budget)
     )
     job = Job(
         task=task,
@@ -315,6 +309,20 @@ def run_search(
             "full trainings beside it (finished ones, and the epochs of the one in progress); "
             "run the same command again to resume, nothing was registered."
         ) from None
+
+
+def _budget_text(budget: Budget) -> str:
+    """The bounds a search keeps to, as its first line shows them (those not set are left out)."""
+    bounds = (
+        ("RAM", budget.ram_bytes, " B"), ("flash", budget.flash_bytes, " B"),
+        ("MACs", budget.max_macs, ""), ("latency", budget.max_latency_ms, " ms (est.)"),
+        ("peak", budget.max_peak_bytes, " B"), ("weights", budget.max_weight_bytes, " B"),
+    )  # fmt: skip
+    return ", ".join(
+        f"{k} {f'{v:,}' if isinstance(v, int) else f'{v:g}'}{unit}"
+        for k, v, unit in bounds
+        if v is not None
+    )
 
 
 def _run(

@@ -6,7 +6,9 @@ an infeasible trial (its constraint values say by how much) and never trained.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import socket
 import time
 from collections import Counter
@@ -66,6 +68,29 @@ def _sampler(name: str, seed: int) -> Any:
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+
+
+SEED_MAX = 2**32 - 1  # NumPy's and Keras's seeds are 32-bit
+_STUDY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run(*, seed: int, timeout: float | None, study_name: str | None) -> None:
+    """--seed, --timeout and --study, before anything loads.
+
+    The study name is also the journal file's name beside the zoo, so it is one plain name.
+    """
+    if not 0 <= seed <= SEED_MAX:
+        raise TinyzooError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}.")
+    if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
+        raise TinyzooError(
+            f"--timeout must be a positive number of seconds, got {timeout}; leave it out to "
+            "stop after --trials only."
+        )
+    if study_name is not None and not _STUDY.fullmatch(study_name):
+        raise TinyzooError(
+            f"--study {study_name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
+            "(up to 128, starting with a letter or digit), e.g. --study kws-night-run."
+        )
 
 
 def check_objectives(text: str) -> tuple[str, ...]:

@@ -27,10 +27,13 @@ __all__ = ["Job", "Workers", "check_workers"]
 
 
 def check_workers(n: int) -> None:
-    if n < 1:
+    """1 to the CPU cores: each worker is a process with cores / N TensorFlow threads."""
+    cores = os.cpu_count() or 1
+    if not 1 <= n <= cores:
         raise TinyzooError(
-            f"--workers must be at least 1 (the search process itself), got {n}. "
-            f"This machine has {os.cpu_count() or 1} CPU cores; --workers 2 suits two."
+            f"--workers must be from 1 (the search process itself) to {cores} (this machine's "
+            f"CPU cores; each worker is one process), got {n}. For more, run --search-only "
+            "processes on other machines against one --storage."
         )
 
 

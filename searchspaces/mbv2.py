@@ -36,7 +36,8 @@ STAGES: tuple[tuple[int, int], ...] = ((24, 2), (32, 2), (64, 2), (96, 1), (160,
 class MBV2Space(Space):
     name: str = "mbv2"
     description: str = (
-        "MCUNet-style inverted residuals: per-stage depth, kernel 3/5/7, expansion 1-6; width"
+        "MCUNet-style inverted residuals: per-stage depth, kernel 3/5/7, expansion 1-6; width, "
+        "stages kept, stem stride, resolution"
     )
     widths: tuple[float, ...] = (0.25, 0.35, 0.5, 0.75)
     min_stages: int = 1

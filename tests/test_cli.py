@@ -166,14 +166,31 @@ def test_unknown_sampler_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     assert_one_line_error(code, err, "--sampler 'cma' is not one of tpe, random")
 
 
-def test_zero_workers_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "search", "--task", "digits", "--board", "l010", "--workers", "0")
-    assert_one_line_error(code, err, "--workers must be at least 1")
-
-
-def test_zero_finalists_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "search", "--task", "digits", "--board", "l010", "--finalists", "0")
-    assert_one_line_error(code, err, "--finalists must be at least 1")
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["--workers", "0"], "--workers must be from 1"),
+        (["--workers", str((os.cpu_count() or 1) + 1)], "this machine's CPU cores"),
+        (["--finalists", "0"], "--finalists must be at least 1"),
+        (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295"),
+        (["--seed", str(2**32)], "--seed must be a whole number"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds"),
+        (["--timeout", "nan"], "--timeout must be"),
+        (["--timeout", "inf"], "--timeout must be"),
+        (["--study", "../../etc/x"], "is not a plain name"),
+        (["--study", ""], "is not a plain name"),
+        (["--max-latency-ms", "inf"], "--max-latency-ms must be a positive"),
+    ],
+)
+def test_bad_search_settings_are_one_line_before_anything_loads(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], fragment: str
+) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    code, _, err = run(
+        capsys, "search", "--task", "digits", "--board", "l010", "--tracking-uri", uri, *argv
+    )
+    assert_one_line_error(code, err, fragment)
+    assert list(tmp_path.iterdir()) == []  # no store, no study journal
 
 
 def test_list_unknown_board(capsys: pytest.CaptureFixture[str], tracking_uri: str) -> None:
@@ -247,6 +264,9 @@ def test_list_show_pull_round_trip(
     assert_one_line_error(code, err, "no version 9")
     code, _, err = run(capsys, "show", "digits-l010@")
     assert_one_line_error(code, err, "NAME@ALIAS")
+    (tmp_path / "file").write_text("")
+    code, _, err = run(capsys, "pull", "digits-l010", "-o", str(tmp_path / "file" / "sub"))
+    assert_one_line_error(code, err, "cannot create output folder", "pick another -o")
 
 
 def test_tracking_uri_option_overrides_the_environment(
@@ -382,8 +402,9 @@ def test_profile_plot_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path:
         ),
         (lambda p: p.write_bytes(TINY[: len(TINY) // 3]), ("truncated",)),
         (lambda p: None, ("no such file",)),
+        (lambda p: p.mkdir(), ("a folder, not a file",)),
     ],
-    ids=["not-tflite", "float", "unsupported-op", "truncated", "missing"],
+    ids=["not-tflite", "float", "unsupported-op", "truncated", "missing", "folder"],
 )
 def test_profile_bad_input_is_one_line_exit_2(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, make: object, fragments: tuple[str, ...]
@@ -393,6 +414,21 @@ def test_profile_bad_input_is_one_line_exit_2(
     code, out, err = run(capsys, "profile", str(path))
     assert out == ""
     assert_one_line_error(code, err, *fragments)
+
+
+def test_profile_plot_into_a_missing_folder_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    plot = tmp_path / "missing" / "memory.png"
+    code, out, err = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--plot", str(plot))
+    assert out == "" and not plot.parent.exists()
+    assert_one_line_error(code, err, "does not exist")
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_ui_bad_port_is_one_line(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    code, _, err = run(capsys, "ui", "--port", port)
+    assert_one_line_error(code, err, "expected a TCP port from 1 to 65535")
 
 
 def test_profile_survives_every_truncation_and_random_corruption() -> None:

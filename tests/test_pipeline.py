@@ -359,3 +359,24 @@ def test_an_error_raised_while_handling_ctrl_c_counts_as_ctrl_c() -> None:
     except OSError as e:
         assert from_ctrl_c(e)
     assert not from_ctrl_c(FileNotFoundError("lock.rename"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"seed": -1}, "--seed must be a whole number"),
+        ({"timeout": 0.0}, "--timeout must be a positive number"),
+        ({"study_name": "a/b"}, "is not a plain name"),
+    ],
+)
+def test_run_search_refuses_bad_settings_before_the_store_is_touched(
+    tmp_path: Path, kwargs: dict, fragment: str
+) -> None:
+    from nas.errors import TinyzooError
+
+    with pytest.raises(TinyzooError, match=fragment):
+        run_search(
+            board="l010", task="digits", trials=3, teacher="none",
+            tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", **kwargs,
+        )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []

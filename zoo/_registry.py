@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import os
 import shutil
 import tempfile
 import time
@@ -414,7 +415,14 @@ def pull(ref: str, out_dir: str | Path | None = None, *, tracking_uri: str | Non
     with _downloaded(client, mv) as bundle:
         for filename in entry.sha256:
             _verify(entry, bundle / filename, filename)
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TinyzooError(
+                f"cannot create output folder {str(out)!r} ({e.strerror}); pick another -o."
+            ) from None
+        if not os.access(out, os.W_OK):
+            raise TinyzooError(f"output folder {str(out)!r} is not writable; pick another -o.")
         for filename in entry.sha256:
             shutil.move(str(bundle / filename), str(out / filename))
     return out

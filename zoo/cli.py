@@ -55,6 +55,12 @@ def parse_count(text: str) -> int:
     return int(value)
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port from 1 to 65535, got {text!r}")
+    return int(text)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the CLI's one-line error style (still exit code 2)."""
 
@@ -87,7 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     s = sub.add_parser("search", help="search, verify and register a model for a board")
-    s.add_argument("--board", help="board name (see `tinyzoo boards`); or give --max-ram")
+    s.add_argument(
+        "--board",
+        help="board name (see `tinyzoo boards`); or give budgets alone (--max-ram, --max-flash, "
+        "--max-macs, --max-peak, --max-weights)",
+    )
     s.add_argument("--task", required=True, help="task / dataset, e.g. fashion, digits, kws")
     s.add_argument("--trials", type=int, default=20, help="Optuna trials (default 20)")
     s.add_argument("--timeout", type=float, metavar="SECONDS", help="stop searching after this")
@@ -223,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="browse the zoo in the MLflow UI")
     ui.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    ui.add_argument("--port", type=int, default=5000, help="port (default 5000)")
+    ui.add_argument("--port", type=_port, default=5000, help="port, 1 to 65535 (default 5000)")
     _add_uri(ui)
     return p
 
@@ -423,6 +433,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
     if args.finalists is not None and args.finalists < 1:
         raise TinyzooError(f"--finalists must be at least 1, got {args.finalists}.")
+    from nas.search import check_run
+
+    check_run(seed=args.seed, timeout=args.timeout, study_name=args.study)
     from nas.compress import Compress, check_options
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 
@@ -605,11 +618,16 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     path = Path(args.model)
     if not path.is_file():
         raise TinyzooError(
-            f"{args.model}: no such file. Give the path of an int8 .tflite model "
-            "(`tinyzoo pull NAME` writes one as model.tflite)."
+            f"{args.model}: {'a folder, not a file' if path.is_dir() else 'no such file'}. Give "
+            "the path of an int8 .tflite model (`tinyzoo pull NAME` writes one as model.tflite)."
         )
     if args.plot and not args.plot.lower().endswith(".png"):
         raise TinyzooError(f"--plot {args.plot}: the plot is a PNG; name the file *.png.")
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise TinyzooError(
+            f"--plot {args.plot}: folder {str(Path(args.plot).parent)!r} does not exist; "
+            "create it or name a file in an existing one."
+        )
     data = path.read_bytes()
     prof = profile_tflite(data)
     weights = weight_sizes(data)
