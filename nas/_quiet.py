@@ -31,7 +31,13 @@ def capture_fd(fd: int = 2) -> Iterator[list[str]]:
 
 def quiet_tensorflow() -> None:
     """Import TensorFlow (Keras' default backend here) with its C++ notices (absl, CUDA probing,
-    oneDNN) swallowed."""
+    oneDNN) swallowed.
+
+    It also turns oneDNN's kernels off (TF_ENABLE_ONEDNN_OPTS=0, unless set), which changes the
+    numbers as well as the notices: trainings are deterministic per seed either way, but not the
+    same with it on (docs/RESULTS.md, "Which epoch a training keeps"). So it must run before
+    anything imports TensorFlow or Keras, as every module here that imports them does.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")

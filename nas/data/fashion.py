@@ -81,6 +81,9 @@ def find_debian_dir() -> Path:
 
 
 def _load_keras() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from nas._quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's settings (oneDNN off) before its first import, as everywhere
     try:
         import keras
 
