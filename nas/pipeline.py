@@ -63,12 +63,20 @@ RECIPES = {
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 
 
-def default_study(name: str, space: Any, seed: int) -> str:
+def default_study(name: str, space: Any, seed: int, data: Any = None) -> str:
     """`<zoo name>-<space>-<tag>-s<seed>`, the tag a hash of the space's choices: after a space
     changes (dscnn gained stems of 40 and 48 channels), the same command starts a new study
-    instead of resuming one whose trials drew from other choices (which `run_study` refuses)."""
+    instead of resuming one whose trials drew from other choices (which `run_study` refuses).
+    Given `data` (a user's folder), `-d<hash of its arrays>` follows the tag: the same command
+    on other recordings or images starts afresh instead of resuming trials scored on others."""
     choices = json.dumps(space.choices(), sort_keys=True, default=list)
-    return f"{name}-{space.name}-{hashlib.sha1(choices.encode()).hexdigest()[:6]}-s{seed}"
+    tag = hashlib.sha1(choices.encode()).hexdigest()[:6]
+    if data is not None:
+        h = hashlib.sha1(json.dumps(list(data.labels)).encode())
+        for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
+            h.update(a.tobytes())
+        tag += f"-d{h.hexdigest()[:6]}"
+    return f"{name}-{space.name}-{tag}-s{seed}"
 
 
 def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
@@ -203,7 +211,9 @@ def run_search(
             raise TinyzooError(f"{flag} must be at least 1, got {n}.")
     check_workers(workers)
     check_sampler(sampler)
-    check_run(seed=seed, timeout=timeout, study_name=study_name)
+    check_run(
+        seed=seed, timeout=timeout, study_name=study_name, task=task, own_data=data_dir is not None
+    )
     if "latency" in objectives and not board:
         raise TinyzooError(
             "--objectives accuracy,latency needs --board: the latency is the board's estimate."
@@ -230,7 +240,7 @@ def run_search(
     if finalists is not None:
         recipe = replace(recipe, finalists=finalists)
     name = zoo_name(data.name, b, budget)
-    study_name = study_name or default_study(name, sp, seed)
+    study_name = study_name or default_study(name, sp, seed, data if data_dir is not None else None)
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
     study_storage = open_storage(storage, journal)  # an unreachable server fails here
     where = journal if storage is None else redact(storage)

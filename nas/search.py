@@ -71,14 +71,25 @@ def _sampler(name: str, seed: int) -> Any:
 
 
 SEED_MAX = 2**32 - 1  # NumPy's and Keras's seeds are 32-bit
-_STUDY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a study or task name
 
 
-def check_run(*, seed: int, timeout: float | None, study_name: str | None) -> None:
-    """--seed, --timeout and --study, before anything loads.
+def check_run(
+    *,
+    seed: int,
+    timeout: float | None,
+    study_name: str | None,
+    task: str | None = None,
+    own_data: bool = False,
+) -> None:
+    """--seed, --timeout, --study and, with --data, --task: before anything loads.
 
-    The study name is also the journal file's name beside the zoo, so it is one plain name.
+    The study name is also its journal file's name, and a task given with --data names the
+    zoo entries (`<task>-<board>`, `teacher-<task>`): each is one plain name, and the latter
+    is never a builtin task's, whose shipped entries were made on the builtin data.
     """
+    from nas.data import TASKS
+
     if not 0 <= seed <= SEED_MAX:
         raise TinyzooError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}.")
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):
@@ -86,11 +97,22 @@ def check_run(*, seed: int, timeout: float | None, study_name: str | None) -> No
             f"--timeout must be a positive number of seconds, got {timeout}; leave it out to "
             "stop after --trials only."
         )
-    if study_name is not None and not _STUDY.fullmatch(study_name):
+    if study_name is not None and not _PLAIN.fullmatch(study_name):
         raise TinyzooError(
             f"--study {study_name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
             "(up to 128, starting with a letter or digit), e.g. --study kws-night-run."
         )
+    if own_data and task is not None:
+        if task in TASKS or task.startswith("teacher"):
+            raise TinyzooError(
+                f"--task {task} with --data: {task!r} names the builtin task, whose zoo entries "
+                f"were made on its own data. Name your data's task, e.g. --task my-{task}."
+            )
+        if not _PLAIN.fullmatch(task):
+            raise TinyzooError(
+                f"--task {task!r} with --data names your zoo entries, so it must be a plain "
+                "name: letters, digits, '.', '_' and '-', e.g. --task my-words."
+            )
 
 
 def check_objectives(text: str) -> tuple[str, ...]:

@@ -193,6 +193,27 @@ def test_bad_search_settings_are_one_line_before_anything_loads(
     assert list(tmp_path.iterdir()) == []  # no store, no study journal
 
 
+@pytest.mark.parametrize(
+    ("task", "fragment"),
+    [
+        ("kws", "names the builtin task"),  # kws-<board> and teacher-kws are the shipped ones
+        ("teacher-x", "names the builtin task"),
+        ("a/b", "must be a plain name"),
+        ("my words", "must be a plain name"),
+    ],
+)
+def test_a_task_named_with_data_is_a_new_plain_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, task: str, fragment: str
+) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    code, _, err = run(
+        capsys, "search", "--task", task, "--data", str(tmp_path), "--board", "l010",
+        "--tracking-uri", uri,
+    )  # fmt: skip
+    assert_one_line_error(code, err, fragment)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_list_unknown_board(capsys: pytest.CaptureFixture[str], tracking_uri: str) -> None:
     code, _, err = run(capsys, "list", "--board", "esp23")
     assert_one_line_error(code, err, "Did you mean 'esp32'")

@@ -294,6 +294,10 @@ def test_folder_errors(tmp_path: Path) -> None:
     few = _folder(tmp_path / "few", {"a": 2, "b": 3})
     with pytest.raises(TinyzooError, match="has 5 images; at least 10"):
         load_task("x", data_dir=few)
+    hidden = _folder(tmp_path / "hidden", {"a": 6, "b": 6})
+    (hidden / "a" / "._00.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    ds = load_task("x", data_dir=hidden)  # the ._ copy is skipped, not read as a broken image
+    assert len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 12
 
 
 def test_fashion_augments_only_final_trainings_long_enough_for_it_to_pay() -> None:

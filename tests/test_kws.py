@@ -142,26 +142,49 @@ def test_a_speech_commands_folder_gets_the_twelve_classes_and_its_lists(tmp_path
     assert (np.concatenate([d.y_train, d.y_val, d.y_test]) == 1).sum() == 3  # unknown
 
 
-@pytest.mark.parametrize("case", ["one class", "unreadable", "empty class", "empty 8 kHz"])
+@pytest.mark.parametrize(
+    "case",
+    ["one class", "unreadable", "empty class", "no samples", "cut mid-sample", "cut in header",
+     "mixed with images"],
+)  # fmt: skip
 def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
     from nas.data import load_task
 
     _recordings(tmp_path, ("yes",) if case == "one class" else ("yes", "no"), n=5)
+    whole = next((tmp_path / "yes").iterdir()).read_bytes()
     if case == "unreadable":
         (tmp_path / "no" / "broken.wav").write_bytes(b"RIFF\x00\x00not a wave file")
         match = r"cannot read audio .*broken\.wav"
-    elif case == "empty 8 kHz":  # no samples at another rate: read, then too short to matter
+    elif case == "no samples":  # a recording of nothing is an export gone wrong, not silence
         _write_wav(tmp_path / "no" / "empty.wav", np.zeros(0), 8000)
-        assert kws._read_wav(tmp_path / "no" / "empty.wav").shape == (0,)
-        load_task("kws", data_dir=tmp_path)  # loads: an empty clip is one second of silence
-        return
+        match = r"cannot read audio .*empty\.wav.*: no samples"
+    elif case == "cut mid-sample":
+        (tmp_path / "no" / "cut.wav").write_bytes(whole[:1001])
+        match = r"cannot read audio .*cut\.wav.*: truncated"
+    elif case == "cut in header":
+        (tmp_path / "no" / "cut.wav").write_bytes(whole[:30])
+        match = r"cannot read audio .*cut\.wav.*: \w+ \(a truncated or malformed header\)"
+    elif case == "mixed with images":
+        from PIL import Image
+
+        Image.new("L", (8, 8), 0).save(tmp_path / "no" / "photo.png")
+        match = r"mixes 1 image\(s\) and 10 \.wav recording\(s\)"
     elif case == "empty class":
         (tmp_path / "up").mkdir()
         match = r"class 'up' .* has no \.wav files"
     else:
         match = "needs at least two"
     with pytest.raises(TinyzooError, match=match):
-        load_task("kws", data_dir=tmp_path)
+        load_task("mine", data_dir=tmp_path)
+
+
+def test_hidden_files_in_a_speech_folder_are_not_recordings(tmp_path: Path) -> None:
+    from nas.data import load_task
+
+    _recordings(tmp_path, ("yes", "no"), n=10)
+    (tmp_path / "no" / "._x.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    d = load_task("mine", data_dir=tmp_path)
+    assert len(d.y_train) + len(d.y_val) + len(d.y_test) == 20
 
 
 def test_spec_augment_shifts_in_time_and_masks_bands_with_the_time_mean() -> None:

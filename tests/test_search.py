@@ -298,6 +298,16 @@ def test_the_default_study_name_changes_with_the_space_s_choices() -> None:
     assert default_study("kws-nano33ble", get_space("dscnn"), 0) == name  # stable
     before = replace(dscnn, stem_channels=(4, 8, 12, 16, 24, 32))  # as before 40 and 48
     assert default_study("kws-nano33ble", before, 0) != name
+    # A user's folder: its arrays are in the name, so other data starts another study.
+    from nas.data import load_task
+
+    digits = load_task("digits")
+    other = replace(digits, y_test=digits.y_test[::-1].copy())
+    with_data = default_study("mine-l010", dscnn, 0, digits)
+    assert with_data.startswith("mine-l010-dscnn-") and with_data.endswith("-s0")
+    assert with_data != default_study("mine-l010", dscnn, 0)
+    assert default_study("mine-l010", dscnn, 0, digits) == with_data
+    assert default_study("mine-l010", dscnn, 0, other) != with_data
 
 
 def test_an_image_search_starts_from_the_widest_member_narrowed_to_fit() -> None:

@@ -435,7 +435,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         raise TinyzooError(f"--finalists must be at least 1, got {args.finalists}.")
     from nas.search import check_run
 
-    check_run(seed=args.seed, timeout=args.timeout, study_name=args.study)
+    check_run(
+        seed=args.seed, timeout=args.timeout, study_name=args.study, task=args.task,
+        own_data=args.data is not None,
+    )  # fmt: skip
     from nas.compress import Compress, check_options
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 

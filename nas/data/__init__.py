@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nas.data._dataset import Dataset
 from nas.data._resize import resize_bilinear
-from nas.errors import unknown_name
+from nas.errors import TinyzooError, unknown_name
 
 __all__ = ["TASKS", "Dataset", "load_task", "resize_bilinear"]
 
@@ -29,12 +29,21 @@ def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Data
     splits are fixed so that every run validates and tests on the same images.
     """
     if data_dir is not None:
+        from nas.data.folder import EXTENSIONS, load_folder
+
         root = Path(data_dir).expanduser()
-        if root.is_dir() and any(p.suffix.lower() == ".wav" for p in root.glob("*/*")):
+        files = [p for p in root.glob("*/*") if not p.name.startswith(".")] if root.is_dir() else []
+        wavs = sum(p.suffix.lower() == ".wav" for p in files)
+        images = sum(p.suffix.lower() in EXTENSIONS for p in files)
+        if wavs and images:
+            raise TinyzooError(
+                f"data folder {str(root)!r} mixes {images} image(s) and {wavs} .wav recording(s) "
+                "in its class folders; a task is one or the other. Move the other kind out."
+            )
+        if wavs:
             from nas.data.kws import load_speech_folder  # recordings: the Speech Commands layout
 
             return load_speech_folder(root, name=task, seed=seed)
-        from nas.data.folder import load_folder
 
         return load_folder(root, name=task, seed=seed)
     if task == "fashion":

@@ -49,7 +49,11 @@ def class_dirs(root: Path, *, what: str = "images") -> list[Path]:
 
 
 def _images(class_dir: Path) -> list[Path]:
-    files = sorted(p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS)
+    files = sorted(  # hidden files (macOS's ._name copies) are not images
+        p
+        for p in class_dir.iterdir()
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+    )
     if not files:
         raise TinyzooError(
             f"class {class_dir.name!r} ({class_dir}) has no images ({', '.join(EXTENSIONS)}). "

@@ -359,12 +359,18 @@ def _read_wav(path: Path) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as w:
             rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-            raw = w.readframes(w.getnframes())
+            frames = w.getnframes()
+            raw = w.readframes(frames)
         if width not in (1, 2, 4):
             raise ValueError(f"{8 * width}-bit samples")
+        if frames == 0:
+            raise ValueError("no samples")
+        if len(raw) != frames * channels * width:  # the header promises more than the file has
+            raise ValueError(f"truncated: {len(raw)} of {frames * channels * width} sample bytes")
     except (OSError, EOFError, ValueError, wave.Error) as exc:
+        why = str(exc) or f"{type(exc).__name__} (a truncated or malformed header)"
         raise TinyzooError(
-            f"cannot read audio {str(path)!r}: {exc}. Use 8/16/32-bit PCM .wav files (Speech "
+            f"cannot read audio {str(path)!r}: {why}. Use 8/16/32-bit PCM .wav files (Speech "
             "Commands' format is 16-bit mono 16 kHz); delete or re-export that file."
         ) from None
     if width == 1:
@@ -384,7 +390,12 @@ def _one_second(a: np.ndarray) -> np.ndarray:
 
 
 def _wavs(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav"]
+    """The folder's .wav files; hidden ones (macOS's ._name copies) are not recordings."""
+    return [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
+    ]
 
 
 def _listed(root: Path, name: str) -> set[str]:
