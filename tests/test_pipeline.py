@@ -380,3 +380,28 @@ def test_run_search_refuses_bad_settings_before_the_store_is_touched(
             tracking_uri=f"sqlite:///{tmp_path}/mlflow.db", **kwargs,
         )  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_search_on_a_users_image_folder_registers_its_own_entry(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for label, rows in (("dark", slice(0, 8)), ("light", slice(8, 16))):
+        folder = tmp_path / "data" / label
+        folder.mkdir(parents=True)
+        for i in range(12):  # a bright band at the top or at the bottom, over noise
+            pixels = rng.integers(0, 60, (16, 16)).astype(np.uint8)
+            pixels[rows] += 180
+            Image.fromarray(pixels, "L").save(folder / f"{i:02d}.png")
+    entry = run_search(
+        board="l010", task="bands", data_dir=tmp_path / "data", trials=2, epochs=2, finalists=1,
+        teacher="none", tracking_uri=tracking_uri,
+    )  # fmt: skip
+    assert (entry.name, entry.task, entry.labels) == ("bands-l010", "bands", ("dark", "light"))
+    studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
+    (log,) = studies.glob("bands-l010-*.log")
+    assert "-d" in log.stem.removeprefix("bands-l010-dscnn-")  # the data's hash is in the name
