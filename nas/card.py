@@ -19,11 +19,18 @@ def _huffman_note(m: dict[str, Any]) -> str:
     """The entropy-coded size, with what it is and is not (only when it was measured)."""
     if "weights_huffman_bytes" not in m:
         return ""
+    raw, coded = m["weights_int8_bytes"], m["weights_huffman_bytes"]
+    use = (
+        "the coded one is only what storing or transmitting the weights (an update over the "
+        "air) would take"
+        if coded < raw
+        else "coding does not pay here (the code table outweighs what it saves: int8 weights "
+        "spread over most of their 256 levels), so storing or sending them would keep them raw"
+    )
     return (
-        f"Weights: {m['weights_int8_bytes']:,} B of int8 in the .tflite; Huffman-coded, "
-        f"{m['weights_huffman_bytes']:,} B (code table included). TFLM runs the raw .tflite, so "
-        "the board's flash needs the raw figure above; the coded one is only what storing or "
-        "transmitting the weights (an update over the air) would take.\n\n"
+        f"Weights: {raw:,} B of int8 in the .tflite; Huffman-coded, {coded:,} B (code table "
+        f"included). TFLM runs the raw .tflite, so the board's flash needs the raw figure above; "
+        f"{use}.\n\n"
     )
 
 

@@ -50,3 +50,14 @@ def test_shipped_model_weights(name: str) -> None:
     assert sizes.int8_bytes == len(raw) > 1000
     assert decode(encode(raw)) == raw
     assert sizes.huffman_bytes == encode(raw).size_bytes
+
+
+def test_the_card_says_when_coding_does_not_pay() -> None:
+    from nas.card import _huffman_note
+
+    pays = _huffman_note({"weights_int8_bytes": 20_000, "weights_huffman_bytes": 19_000})
+    loses = _huffman_note({"weights_int8_bytes": 2_096, "weights_huffman_bytes": 2_270})
+    assert "TFLM runs the raw .tflite" in pays and "TFLM runs the raw .tflite" in loses
+    assert "would take" in pays and "does not pay" not in pays
+    assert "coding does not pay here" in loses and "would keep them raw" in loses
+    assert _huffman_note({}) == ""
