@@ -1,7 +1,7 @@
 """Which epoch a training keeps, and what that decides: per-epoch accuracy, then rules (issue 4).
 
     .venv/bin/python bench/epoch_choice.py run [--task digits] [--seeds 10] [--epochs N] --out FILE.jsonl
-    .venv/bin/python bench/epoch_choice.py table FILE.jsonl
+    .venv/bin/python bench/epoch_choice.py table FILE.jsonl [--tag TAG]
 
 `run` trains the task's shipped winner architecture (as bench/compress.py does) with the task's
 final recipe at each seed twice, on the labels alone and distilled from the shipped
@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import write_section  # noqa: E402
+from bench._results import mean_sd, write_section  # noqa: E402
 
 Epoch = tuple[float, float, float]  # validation accuracy, validation loss, test accuracy
 
@@ -130,20 +130,19 @@ def table(lines: list[dict]) -> tuple[str, str]:
             for dist in (False, True):
                 rows = [tuple(r) for r in runs[(s, dist)]["epochs"]]
                 i = rule(rows)  # type: ignore[arg-type]
-                acc[dist].append(100 * rows[i][2])
+                acc[dist].append(rows[i][2])
                 ep[dist].append(i + 1)
-        gain = [b - a for a, b in zip(acc[False], acc[True], strict=True)]
-        sd = statistics.stdev(gain) if len(gain) > 1 else 0.0
-
-        def ms(v: list[float]) -> str:
-            return f"{statistics.mean(v):.2f} ± {statistics.stdev(v) if len(v) > 1 else 0:.2f}"
-
+        gain = mean_sd([b - a for a, b in zip(acc[False], acc[True], strict=True)])
         out.append(
-            f"| {name} | {what} | {ms(acc[False])} | {statistics.median(ep[False]):g} | "
-            f"{ms(acc[True])} | {statistics.median(ep[True]):g} | "
-            f"{statistics.mean(gain):+.2f} ± {sd:.2f} |"
+            f"| {name} | {what} | {mean_sd(acc[False])} | {statistics.median(ep[False]):g} | "
+            f"{mean_sd(acc[True])} | {statistics.median(ep[True]):g} | "
+            f"{'' if gain.startswith('-') else '+'}{gain} |"
         )
-    ties = [len(_best([tuple(r) for r in runs[k]["epochs"]])) for k in runs]  # type: ignore[misc]
+    ties = [
+        len(_best([tuple(r) for r in runs[(s, dist)]["epochs"]]))  # type: ignore[misc]
+        for s in seeds
+        for dist in (False, True)
+    ]
     out += ["", f"Epochs tied at the best validation accuracy, median over trainings: "
             f"{statistics.median(ties):g} (from {min(ties)} to {max(ties)})."]  # fmt: skip
     return first["task"], "\n".join(out)
@@ -158,18 +157,18 @@ def main() -> None:
     r.add_argument("--epochs", type=int, help="final epochs (default: the task's recipe)")
     r.add_argument("--out", type=Path, required=True)
     t = sub.add_parser("table")
-    t.add_argument("files", type=Path, nargs="+")
+    t.add_argument("file", type=Path, help="the jsonl file `run` wrote")
     t.add_argument("--tag", help="section epoch-choice-TASK-TAG instead of epoch-choice-TASK")
     args = ap.parse_args()
     if args.cmd == "run":
         run(args.task, args.seeds, args.out, args.epochs)
         return
-    lines = [json.loads(x) for f in args.files for x in f.read_text().splitlines() if x.strip()]
+    lines = [json.loads(x) for x in args.file.read_text().splitlines() if x.strip()]
     task, text = table(lines)
     key = f"epoch-choice-{task}" + (f"-{args.tag}" if args.tag else "")
-    files = " ".join(str(f) for f in args.files)
+    files = str(args.file)
     env = "TF_ENABLE_ONEDNN_OPTS=1 " if any(x.get("onednn") for x in lines) else ""
-    seeds = len({x["seed"] for x in lines})
+    seeds = max(x["seed"] for x in lines) + 1  # run trains seeds 0 to N-1
     command = (
         f"`{env}.venv/bin/python bench/epoch_choice.py run --task {task} --seeds {seeds} "
         f"--out {files}`, "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -19,7 +18,7 @@ from nas.compress import Compress, check_options, metrics, report_markdown, run_
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError, from_ctrl_c
 from nas.storage import open_storage, redact
-from nas.workers import Job, Workers, check_workers
+from nas.workers import Job, Workers, check_workers, usable_cores
 
 __all__ = ["Interrupted", "Recipe", "RECIPES", "register_bundle", "run_search", "zoo_name"]
 
@@ -72,10 +71,7 @@ def default_study(name: str, space: Any, seed: int, data: Any = None) -> str:
     choices = json.dumps(space.choices(), sort_keys=True, default=list)
     tag = hashlib.sha1(choices.encode()).hexdigest()[:6]
     if data is not None:
-        h = hashlib.sha1(json.dumps(list(data.labels)).encode())
-        for a in (data.x_train, data.y_train, data.x_val, data.y_val, data.x_test, data.y_test):
-            h.update(a.tobytes())
-        tag += f"-d{h.hexdigest()[:6]}"
+        tag += f"-d{data.fingerprint()[:6]}"
     return f"{name}-{space.name}-{tag}-s{seed}"
 
 
@@ -286,7 +282,7 @@ def run_search(
         trials=trials,
         timeout=timeout,
         seed=seed,
-        threads=max(1, (os.cpu_count() or 1) // workers),
+        threads=max(1, usable_cores() // workers),
     )
     try:
         return _run(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import socket
 import time
 from collections import Counter
@@ -71,7 +70,6 @@ def _sampler(name: str, seed: int) -> Any:
 
 
 SEED_MAX = 2**32 - 1  # NumPy's and Keras's seeds are 32-bit
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # a study or task name
 
 
 def check_run(
@@ -89,6 +87,7 @@ def check_run(
     is never a builtin task's, whose shipped entries were made on the builtin data.
     """
     from nas.data import TASKS
+    from zoo._ref import NAME_RE  # what a zoo name may hold
 
     if not 0 <= seed <= SEED_MAX:
         raise TinyzooError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}.")
@@ -97,21 +96,21 @@ def check_run(
             f"--timeout must be a positive number of seconds, got {timeout}; leave it out to "
             "stop after --trials only."
         )
-    if study_name is not None and not _PLAIN.fullmatch(study_name):
+    if study_name is not None and not NAME_RE.fullmatch(study_name):
         raise TinyzooError(
             f"--study {study_name!r} is not a plain name: use letters, digits, '.', '_' and '-' "
-            "(up to 128, starting with a letter or digit), e.g. --study kws-night-run."
+            "(starting with a letter or digit), e.g. --study kws-night-run."
         )
     if own_data and task is not None:
-        if task in TASKS or task.startswith("teacher"):
+        if task.lower() in TASKS or task.lower().startswith("teacher"):
             raise TinyzooError(
                 f"--task {task} with --data: {task!r} names the builtin task, whose zoo entries "
                 f"were made on its own data. Name your data's task, e.g. --task my-{task}."
             )
-        if not _PLAIN.fullmatch(task):
+        if not NAME_RE.fullmatch(task) or task != task.lower():
             raise TinyzooError(
                 f"--task {task!r} with --data names your zoo entries, so it must be a plain "
-                "name: letters, digits, '.', '_' and '-', e.g. --task my-words."
+                "name: lower-case letters, digits, '.', '_' and '-', e.g. --task my-words."
             )
 
 

@@ -20,11 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from nas.data import TASKS
 from nas.errors import TinyzooError
 
 __all__ = ["KERAS_FILE", "TEACHER_EPOCHS", "Teacher", "resolve_teacher", "teacher_name"]
 
 KERAS_FILE = "teacher.weights.h5"  # float weights; the architecture is the entry's arch
+DATA_TAG = "data"  # a teacher of a user's folder: Dataset.fingerprint() of what it trained on
 # kws stays at 40: at 120 the teacher tests 1.15 points higher (float) but the half-size
 # DS-CNN distilled from it 1.11 lower (docs/RESULTS.md, kws-frontier-120-teacher120).
 # fashion: 60 epochs with its shifts and mirroring (Dataset.augmentation) take the widest member
@@ -73,16 +75,21 @@ def _load(entry: Any, tracking_uri: str | None) -> Teacher:
     return Teacher(entry, model)
 
 
-def _matching(task: str, labels: tuple[str, ...], seed: int, tracking_uri: str | None) -> Any:
-    """The best registered teacher of this task, label set and data seed, else None."""
+def _matching(
+    task: str, labels: tuple[str, ...], seed: int, data: str | None, tracking_uri: str | None
+) -> Any:
+    """The best registered teacher of this task, label set and data seed, else None; with
+    `data` (a user's folder's fingerprint) only one trained on exactly that data."""
     from zoo._registry import _versions_of, entry_from_version, make_client
 
     client = make_client(tracking_uri)
     fits = [
         e
-        for e in (entry_from_version(mv) for mv in _versions_of(client, teacher_name(task)))
+        for mv in _versions_of(client, teacher_name(task))
+        for e in [entry_from_version(mv)]
         if e.labels == labels and e.seed == seed and KERAS_FILE in e.sha256
-    ]
+        and (data is None or mv.tags.get(DATA_TAG) == data)
+    ]  # fmt: skip
     return max(fits, key=lambda e: (e.float_accuracy, e.version), default=None)
 
 
@@ -111,16 +118,25 @@ def resolve_teacher(
             )
         return _load(entry, tracking_uri)
     zoo.list_models(tracking_uri=tracking_uri)  # imports shipped entries (teachers included)
-    found = _matching(data.name, labels, seed, tracking_uri)
+    # A user's folder can change under the same name: its teacher must have seen exactly it
+    # (else images now in validation or test may have been trained on). Builtin data is fixed.
+    own = None if data.name in TASKS else data.fingerprint()
+    found = _matching(data.name, labels, seed, own, tracking_uri)
     if found is not None:
         console.print(f"teacher {found.ref}: {found.arch} (float test {found.float_accuracy:.4f})")
         return _load(found, tracking_uri)
-    return _train_and_register(data=data, space=space, seed=seed, tracking_uri=tracking_uri,
-                               console=console)  # fmt: skip
+    return _train_and_register(data=data, space=space, seed=seed, fingerprint=own,
+                               tracking_uri=tracking_uri, console=console)  # fmt: skip
 
 
 def _train_and_register(
-    *, data: Any, space: Any, seed: int, tracking_uri: str | None, console: Any
+    *,
+    data: Any,
+    space: Any,
+    seed: int,
+    fingerprint: str | None,
+    tracking_uri: str | None,
+    console: Any,
 ) -> Teacher:
     from nas.pipeline import register_bundle
     from nas.profile import profile_spec, profile_tflite
@@ -180,6 +196,7 @@ def _train_and_register(
             "epochs": epochs,
             "batch_size": batch,
             "augment": f"{d.augment.__module__}.{d.augment.__name__}" if d.augment else "none",
+            **({} if fingerprint is None else {DATA_TAG: fingerprint}),
         },
     }
     with tempfile.TemporaryDirectory(prefix="tinyzoo-teacher-") as tmp:

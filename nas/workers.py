@@ -26,9 +26,16 @@ from nas.errors import TinyzooError, from_ctrl_c
 __all__ = ["Job", "Workers", "check_workers"]
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity, where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def check_workers(n: int) -> None:
     """1 to the CPU cores: each worker is a process with cores / N TensorFlow threads."""
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     if not 1 <= n <= cores:
         raise TinyzooError(
             f"--workers must be from 1 (the search process itself) to {cores} (this machine's "
@@ -73,9 +80,16 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name="tinyzoo-parent-watch", daemon=True).start()
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _work(job: Job, index: int) -> None:
     """A worker process's body (module level: spawn pickles it by name)."""
     _watch_parent()
+    # `kill` of the process group (timeout, systemd) stops a worker as Ctrl-C does: its trial
+    # is recorded as failed, not left RUNNING, which a resumed study would count as done.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         from nas._quiet import quiet_tensorflow
 
@@ -140,7 +154,7 @@ class Workers:
         for p in self.procs:
             p.join()
         codes = [p.exitcode for p in self.procs]
-        if any(c == 130 or c == -signal.SIGINT for c in codes):
+        if any(c in (130, -signal.SIGINT, -signal.SIGTERM) for c in codes):
             raise KeyboardInterrupt
         bad = [(p.name, c) for p, c in zip(self.procs, codes, strict=True) if c != 0]
         if bad:

@@ -198,6 +198,8 @@ def test_bad_search_settings_are_one_line_before_anything_loads(
     [
         ("kws", "names the builtin task"),  # kws-<board> and teacher-kws are the shipped ones
         ("teacher-x", "names the builtin task"),
+        ("Kws", "names the builtin task"),
+        ("MyWords", "must be a plain name"),
         ("a/b", "must be a plain name"),
         ("my words", "must be a plain name"),
     ],

@@ -296,8 +296,12 @@ def test_folder_errors(tmp_path: Path) -> None:
         load_task("x", data_dir=few)
     hidden = _folder(tmp_path / "hidden", {"a": 6, "b": 6})
     (hidden / "a" / "._00.png").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    (hidden / "__MACOSX" / "a").mkdir(parents=True)  # what unzipping on macOS leaves
+    (hidden / "__MACOSX" / "a" / "._00.png").write_bytes(b"\x00\x05\x16\x07")
+    (hidden / ".thumbnails").mkdir()
+    (hidden / ".thumbnails" / "x.wav").write_bytes(b"RIFF")  # not a class: no speech folder
     ds = load_task("x", data_dir=hidden)  # the ._ copy is skipped, not read as a broken image
-    assert len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 12
+    assert len(ds.y_train) + len(ds.y_val) + len(ds.y_test) == 12 and ds.labels == ("a", "b")
 
 
 def test_fashion_augments_only_final_trainings_long_enough_for_it_to_pay() -> None:

@@ -178,6 +178,18 @@ def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
         load_task("mine", data_dir=tmp_path)
 
 
+def test_a_streamed_wav_with_an_unknown_length_reads_to_its_end(tmp_path: Path) -> None:
+    import struct
+
+    pcm = (0.3 * np.sin(np.arange(16_000) / 10) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, 16_000, 32_000, 2, 16)
+    unknown = struct.pack("<I", 0xFFFFFFFF)  # what a recorder writing to a pipe puts there
+    path = tmp_path / "streamed.wav"
+    path.write_bytes(b"RIFF" + unknown + b"WAVEfmt " + fmt + b"data" + unknown + pcm)
+    audio = kws._read_wav(path)
+    assert audio.shape == (16_000,) and np.isclose(np.abs(audio).max(), 0.3, atol=1e-3)
+
+
 def test_hidden_files_in_a_speech_folder_are_not_recordings(tmp_path: Path) -> None:
     from nas.data import load_task
 

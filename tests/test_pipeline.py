@@ -390,18 +390,29 @@ def test_a_search_on_a_users_image_folder_registers_its_own_entry(
     from PIL import Image
 
     rng = np.random.default_rng(0)
+
+    def band(folder: Path, rows: slice, i: int) -> None:  # a bright band over noise
+        pixels = rng.integers(0, 60, (16, 16)).astype(np.uint8)
+        pixels[rows] += 180
+        Image.fromarray(pixels, "L").save(folder / f"{i:02d}.png")
+
     for label, rows in (("dark", slice(0, 8)), ("light", slice(8, 16))):
-        folder = tmp_path / "data" / label
-        folder.mkdir(parents=True)
-        for i in range(12):  # a bright band at the top or at the bottom, over noise
-            pixels = rng.integers(0, 60, (16, 16)).astype(np.uint8)
-            pixels[rows] += 180
-            Image.fromarray(pixels, "L").save(folder / f"{i:02d}.png")
-    entry = run_search(
-        board="l010", task="bands", data_dir=tmp_path / "data", trials=2, epochs=2, finalists=1,
-        teacher="none", tracking_uri=tracking_uri,
-    )  # fmt: skip
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for i in range(12):
+            band(tmp_path / "data" / label, rows, i)
+    kw = {"board": "l010", "task": "bands", "data_dir": tmp_path / "data", "trials": 2,
+          "epochs": 2, "finalists": 1, "tracking_uri": tracking_uri}  # fmt: skip
+    entry = run_search(**kw)
     assert (entry.name, entry.task, entry.labels) == ("bands-l010", "bands", ("dark", "light"))
     studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
     (log,) = studies.glob("bands-l010-*.log")
     assert "-d" in log.stem.removeprefix("bands-l010-dscnn-")  # the data's hash is in the name
+
+    # The folder changes: a new study, and a new teacher, trained on exactly this data.
+    band(tmp_path / "data" / "dark", slice(0, 8), 12)
+    run_search(**kw)
+    assert len(list(studies.glob("bands-l010-*.log"))) == 2
+    from zoo._registry import _versions_of, make_client
+
+    teachers = _versions_of(make_client(tracking_uri), "teacher-bands")
+    assert len(teachers) == 2 and teachers[0].tags["data"] != teachers[1].tags["data"]

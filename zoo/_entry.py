@@ -184,6 +184,8 @@ def version_tags(entry: dict[str, Any], sha256: dict[str, str]) -> dict[str, str
         tags[key] = str(int(m[key])) if key in _INT_METRICS else repr(float(m[key]))
     if m.get(LATENCY_METRIC) is not None:
         tags[LATENCY_METRIC] = repr(float(m[LATENCY_METRIC]))
+    if "data" in entry.get("params", {}):  # a teacher of a user's folder: its data's hash
+        tags["data"] = str(entry["params"]["data"])
     tags.update({f"{SHA_PREFIX}{f}": h for f, h in sha256.items()})
     return tags
 

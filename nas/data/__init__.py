@@ -29,10 +29,14 @@ def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Data
     splits are fixed so that every run validates and tests on the same images.
     """
     if data_dir is not None:
-        from nas.data.folder import EXTENSIONS, load_folder
+        from nas.data.folder import EXTENSIONS, is_skipped, load_folder
 
         root = Path(data_dir).expanduser()
-        files = [p for p in root.glob("*/*") if not p.name.startswith(".")] if root.is_dir() else []
+        files = [
+            p
+            for p in (root.glob("*/*") if root.is_dir() else [])
+            if not p.name.startswith(".") and not is_skipped(p.parent.name)
+        ]
         wavs = sum(p.suffix.lower() == ".wav" for p in files)
         images = sum(p.suffix.lower() in EXTENSIONS for p in files)
         if wavs and images:

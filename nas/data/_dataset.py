@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -158,6 +160,14 @@ class Dataset:
         if size != self.native_size:
             recipe += f", resized {RESIZE_RECIPE} to {size}x{size}x{c}"
         return recipe
+
+    def fingerprint(self) -> str:
+        """A hash (hex) of the labels and the three splits' arrays: the data's identity, which
+        a user's folder changes when recordings or images are added, removed or re-split."""
+        h = hashlib.sha1(json.dumps(list(self.labels)).encode())
+        for a in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
 
     def subset(self, n_train: int, *, seed: int) -> Dataset:
         """A stratified sample of `n_train` training examples, for fast proxy training.

@@ -18,13 +18,18 @@ import numpy as np
 from nas.data._dataset import Dataset, make_dataset, stratified_split
 from nas.errors import TinyzooError
 
-__all__ = ["EXTENSIONS", "class_dirs", "load_folder"]
+__all__ = ["EXTENSIONS", "class_dirs", "is_skipped", "load_folder"]
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
 NATIVE = 32
 RESOLUTIONS = (16, 24, 32)
 FRACTIONS = (0.8, 0.1)  # train, val; test gets the rest
 MIN_IMAGES = 10  # so that validation and test get at least one image each
+
+
+def is_skipped(name: str) -> bool:
+    """Folders that are no class: hidden ones, and __MACOSX that unzipping on macOS leaves."""
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def class_dirs(root: Path, *, what: str = "images") -> list[Path]:
@@ -38,7 +43,7 @@ def class_dirs(root: Path, *, what: str = "images") -> list[Path]:
             f"data folder {str(root)!r} {state}. Give a folder with one sub-folder of {what} "
             f"per class, e.g. {example}."
         )
-    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not is_skipped(p.name))
     if len(dirs) < 2:
         found = ", ".join(repr(d.name) for d in dirs) or "none"
         raise TinyzooError(

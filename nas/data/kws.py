@@ -359,14 +359,15 @@ def _read_wav(path: Path) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as w:
             rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
-            frames = w.getnframes()
-            raw = w.readframes(frames)
+            raw = w.readframes(w.getnframes())
         if width not in (1, 2, 4):
             raise ValueError(f"{8 * width}-bit samples")
-        if frames == 0:
+        if not raw:
             raise ValueError("no samples")
-        if len(raw) != frames * channels * width:  # the header promises more than the file has
-            raise ValueError(f"truncated: {len(raw)} of {frames * channels * width} sample bytes")
+        # Cut inside a sample. A file cut between samples reads as a shorter recording, as does
+        # one streamed from a recorder with 0xFFFFFFFF for its length, which the header holds.
+        if len(raw) % (channels * width):
+            raise ValueError(f"truncated: {len(raw)} B is not whole {channels * width}-byte frames")
     except (OSError, EOFError, ValueError, wave.Error) as exc:
         why = str(exc) or f"{type(exc).__name__} (a truncated or malformed header)"
         raise TinyzooError(
