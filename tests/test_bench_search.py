@@ -12,8 +12,10 @@ from bench.search import Row, timed
 
 
 def _busy(seconds: float) -> None:
-    end = time.process_time() + seconds
-    while time.process_time() < end:
+    """This thread's CPU for `seconds`: so at least that much wall time and process CPU, even
+    while threads that earlier tests left (TensorFlow's, say) add CPU of their own."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
         pass
 
 
