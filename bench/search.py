@@ -84,6 +84,7 @@ from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
 from bench.compress import REFERENCES  # noqa: E402
 from nas.boards import figures  # noqa: E402
+from nas.errors import raise_interrupt  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -430,10 +431,6 @@ def report(
     return lines
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", default=",".join(SETTINGS))
@@ -461,7 +458,7 @@ def main() -> None:
     )  # fmt: skip
     args = ap.parse_args()
     for sig in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: the time spent is written down
-        signal.signal(sig, _interrupt)
+        signal.signal(sig, raise_interrupt)
     if args.final_seeds < 1:
         ap.error(f"--final-seeds must be 1 or more, got {args.final_seeds}")
     if args.finalists is not None and args.finalists < 1:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["TinyzooError", "from_ctrl_c", "unknown_name"]
+__all__ = ["TinyzooError", "from_ctrl_c", "raise_interrupt", "unknown_name"]
 
 
 class TinyzooError(Exception):
@@ -27,6 +27,13 @@ def from_ctrl_c(exc: BaseException | None) -> bool:
             return True
         exc = exc.__context__
     return False
+
+
+def raise_interrupt(signum: int, frame: object) -> None:
+    """A signal handler: SIGTERM (`kill`) or SIGHUP stops the process as Ctrl-C does."""
+    import signal
+
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def unknown_name(kind: str, received: str, valid: Iterable[str], fix: str = "") -> TinyzooError:

@@ -71,7 +71,7 @@ def default_study(name: str, space: Any, seed: int, data: Any = None) -> str:
     choices = json.dumps(space.choices(), sort_keys=True, default=list)
     tag = hashlib.sha1(choices.encode()).hexdigest()[:6]
     if data is not None:
-        tag += f"-d{data.fingerprint()[:6]}"
+        tag += f"-d{data.fingerprint[:6]}"
     return f"{name}-{space.name}-{tag}-s{seed}"
 
 
@@ -202,14 +202,12 @@ def run_search(
     check_params(temperature, alpha)
     compress = compress or Compress()
     check_options(compress)
-    for flag, n in (("--trials", trials), ("--epochs", epochs), ("--finalists", finalists)):
-        if n is not None and n < 1:  # before the data loads
-            raise TinyzooError(f"{flag} must be at least 1, got {n}.")
     check_workers(workers)
     check_sampler(sampler)
     check_run(
-        seed=seed, timeout=timeout, study_name=study_name, task=task, own_data=data_dir is not None
-    )
+        trials=trials, epochs=epochs, finalists=finalists, seed=seed, timeout=timeout,
+        study_name=study_name, task=task, own_data=data_dir is not None,
+    )  # fmt: skip
     if "latency" in objectives and not board:
         raise TinyzooError(
             "--objectives accuracy,latency needs --board: the latency is the board's estimate."

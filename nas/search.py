@@ -74,13 +74,17 @@ SEED_MAX = 2**32 - 1  # NumPy's and Keras's seeds are 32-bit
 
 def check_run(
     *,
+    trials: int,
+    epochs: int | None,
+    finalists: int | None,
     seed: int,
     timeout: float | None,
     study_name: str | None,
     task: str | None = None,
     own_data: bool = False,
 ) -> None:
-    """--seed, --timeout, --study and, with --data, --task: before anything loads.
+    """--trials, --epochs, --finalists, --seed, --timeout, --study and, with --data, --task:
+    before anything loads (the CLI calls it before TensorFlow does, run_search again).
 
     The study name is also its journal file's name, and a task given with --data names the
     zoo entries (`<task>-<board>`, `teacher-<task>`): each is one plain name, and the latter
@@ -89,6 +93,9 @@ def check_run(
     from nas.data import TASKS
     from zoo._ref import NAME_RE  # what a zoo name may hold
 
+    for flag, n in (("--trials", trials), ("--epochs", epochs), ("--finalists", finalists)):
+        if n is not None and n < 1:
+            raise TinyzooError(f"{flag} must be at least 1, got {n}.")
     if not 0 <= seed <= SEED_MAX:
         raise TinyzooError(f"--seed must be a whole number from 0 to {SEED_MAX}, got {seed}.")
     if timeout is not None and not (timeout > 0 and math.isfinite(timeout)):

@@ -22,11 +22,11 @@ import numpy as np
 
 from nas.data import TASKS
 from nas.errors import TinyzooError
+from zoo._entry import DATA_TAG
 
 __all__ = ["KERAS_FILE", "TEACHER_EPOCHS", "Teacher", "resolve_teacher", "teacher_name"]
 
 KERAS_FILE = "teacher.weights.h5"  # float weights; the architecture is the entry's arch
-DATA_TAG = "data"  # a teacher of a user's folder: Dataset.fingerprint() of what it trained on
 # kws stays at 40: at 120 the teacher tests 1.15 points higher (float) but the half-size
 # DS-CNN distilled from it 1.11 lower (docs/RESULTS.md, kws-frontier-120-teacher120).
 # fashion: 60 epochs with its shifts and mirroring (Dataset.augmentation) take the widest member
@@ -120,7 +120,7 @@ def resolve_teacher(
     zoo.list_models(tracking_uri=tracking_uri)  # imports shipped entries (teachers included)
     # A user's folder can change under the same name: its teacher must have seen exactly it
     # (else images now in validation or test may have been trained on). Builtin data is fixed.
-    own = None if data.name in TASKS else data.fingerprint()
+    own = None if data.name in TASKS else data.fingerprint
     found = _matching(data.name, labels, seed, own, tracking_uri)
     if found is not None:
         console.print(f"teacher {found.ref}: {found.arch} (float test {found.float_accuracy:.4f})")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.boards import Budget
-from nas.errors import TinyzooError, from_ctrl_c
+from nas.errors import TinyzooError, from_ctrl_c, raise_interrupt
 
 __all__ = ["Job", "Workers", "check_workers"]
 
@@ -80,16 +80,12 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name="tinyzoo-parent-watch", daemon=True).start()
 
 
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
 def _work(job: Job, index: int) -> None:
     """A worker process's body (module level: spawn pickles it by name)."""
     _watch_parent()
     # `kill` of the process group (timeout, systemd) stops a worker as Ctrl-C does: its trial
     # is recorded as failed, not left RUNNING, which a resumed study would count as done.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         from nas._quiet import quiet_tensorflow
 

@@ -162,6 +162,11 @@ def _is_quant(v: object) -> bool:
     )
 
 
+# A teacher of a user's folder: `Dataset.fingerprint` of what it trained on, kept as a version
+# tag so that a search on changed data does not distil from it (nas.teacher).
+DATA_TAG = "data"
+
+
 def version_tags(entry: dict[str, Any], sha256: dict[str, str]) -> dict[str, str]:
     """Model version tags: every ZooEntry fact (JSON for lists and objects) and each sha256."""
     m = entry["metrics"]
@@ -184,8 +189,8 @@ def version_tags(entry: dict[str, Any], sha256: dict[str, str]) -> dict[str, str
         tags[key] = str(int(m[key])) if key in _INT_METRICS else repr(float(m[key]))
     if m.get(LATENCY_METRIC) is not None:
         tags[LATENCY_METRIC] = repr(float(m[LATENCY_METRIC]))
-    if "data" in entry.get("params", {}):  # a teacher of a user's folder: its data's hash
-        tags["data"] = str(entry["params"]["data"])
+    if DATA_TAG in entry.get("params", {}):
+        tags[DATA_TAG] = str(entry["params"][DATA_TAG])
     tags.update({f"{SHA_PREFIX}{f}": h for f, h in sha256.items()})
     return tags
 

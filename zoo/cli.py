@@ -17,7 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nas.errors import TinyzooError
+from nas.errors import TinyzooError, raise_interrupt
 
 if TYPE_CHECKING:
     from nas.boards import Board, Budget
@@ -412,12 +412,10 @@ def _cmd_search(args: argparse.Namespace) -> int:
         max_peak=args.max_peak,
         max_weights=args.max_weights,
     )
-    if args.trials < 1:
-        raise TinyzooError(f"--trials must be at least 1, got {args.trials}.")
     from nas.workers import check_workers
 
     check_workers(args.workers)
-    from nas.search import check_objectives, check_sampler
+    from nas.search import check_objectives, check_run, check_sampler
 
     objectives = check_objectives(args.objectives)
     check_sampler(args.sampler)
@@ -429,14 +427,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
         from nas.storage import check_url
 
         check_url(args.storage)
-    if args.epochs is not None and args.epochs < 1:
-        raise TinyzooError(f"--epochs must be at least 1, got {args.epochs}.")
-    if args.finalists is not None and args.finalists < 1:
-        raise TinyzooError(f"--finalists must be at least 1, got {args.finalists}.")
-    from nas.search import check_run
-
     check_run(
-        seed=args.seed, timeout=args.timeout, study_name=args.study, task=args.task,
+        trials=args.trials, epochs=args.epochs, finalists=args.finalists, seed=args.seed,
+        timeout=args.timeout, study_name=args.study, task=args.task,
         own_data=args.data is not None,
     )  # fmt: skip
     from nas.compress import Compress, check_options
@@ -546,10 +539,6 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     for name in sorted(entry.sha256):
         con.print(f"  {name:<14} {(out / name).stat().st_size:>9,} B")
     return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _cmd_ui(args: argparse.Namespace) -> int:
@@ -757,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `kill` stops a command as Ctrl-C does: a search keeps its trials and says how to resume,
     # a half-written entry is not left behind. Restored on return (tests call main in-process).
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if main_thread else None
     try:
         return _COMMANDS[args.command](args)
     except TinyzooError as e:

@@ -35,7 +35,7 @@ def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Data
         files = [
             p
             for p in (root.glob("*/*") if root.is_dir() else [])
-            if not p.name.startswith(".") and not is_skipped(p.parent.name)
+            if not is_skipped(p.name) and not is_skipped(p.parent.name)
         ]
         wavs = sum(p.suffix.lower() == ".wav" for p in files)
         images = sum(p.suffix.lower() in EXTENSIONS for p in files)

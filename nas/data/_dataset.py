@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -161,9 +162,11 @@ class Dataset:
             recipe += f", resized {RESIZE_RECIPE} to {size}x{size}x{c}"
         return recipe
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         """A hash (hex) of the labels and the three splits' arrays: the data's identity, which
-        a user's folder changes when recordings or images are added, removed or re-split."""
+        a user's folder changes when recordings or images are added, removed or re-split.
+        Computed once (a search names its study and finds its teacher by it)."""
         h = hashlib.sha1(json.dumps(list(self.labels)).encode())
         for a in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
             h.update(np.ascontiguousarray(a).tobytes())

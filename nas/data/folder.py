@@ -28,7 +28,8 @@ MIN_IMAGES = 10  # so that validation and test get at least one image each
 
 
 def is_skipped(name: str) -> bool:
-    """Folders that are no class: hidden ones, and __MACOSX that unzipping on macOS leaves."""
+    """A file or folder that is no data: hidden ones (macOS's ._name copies among them), and
+    the __MACOSX folder that unzipping on macOS leaves."""
     return name.startswith(".") or name == "__MACOSX"
 
 
@@ -54,10 +55,10 @@ def class_dirs(root: Path, *, what: str = "images") -> list[Path]:
 
 
 def _images(class_dir: Path) -> list[Path]:
-    files = sorted(  # hidden files (macOS's ._name copies) are not images
+    files = sorted(
         p
         for p in class_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in EXTENSIONS and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in EXTENSIONS and not is_skipped(p.name)
     )
     if not files:
         raise TinyzooError(

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from nas.data._dataset import Dataset, make_dataset, stratified_split
+from nas.data.folder import class_dirs, is_skipped
 from nas.errors import TinyzooError
 
 __all__ = ["KEYWORDS", "LABELS", "SAMPLE_RATE", "load_kws", "mfcc", "spec_augment", "synthesize"]
@@ -391,11 +392,11 @@ def _one_second(a: np.ndarray) -> np.ndarray:
 
 
 def _wavs(folder: Path) -> list[Path]:
-    """The folder's .wav files; hidden ones (macOS's ._name copies) are not recordings."""
+    """The folder's .wav files, less those that are no data (`is_skipped`: hidden ones)."""
     return [
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() == ".wav" and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() == ".wav" and not is_skipped(p.name)
     ]
 
 
@@ -414,8 +415,6 @@ def load_speech_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
     `root`) choose the splits, as in Speech Commands; without them the split is 80/10/10,
     stratified, shuffled by `seed`.
     """
-    from nas.data.folder import class_dirs
-
     root = Path(root).expanduser()
     dirs = [d for d in class_dirs(root, what=".wav recordings") if d.name != BACKGROUND]
     words = {d.name: sorted(_wavs(d)) for d in dirs}
