@@ -28,6 +28,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -62,18 +63,68 @@ def dump(task: str, out: Path) -> None:
     print(f"{out}: {task}, {len(d.x_train)} training inputs, teacher {meta['teacher']}")
 
 
+TEMPORAL = re.compile(r"t(\d+)c(\d+)")
+
+
+def _spec(arch: str) -> tuple[Any, bool]:
+    """The ArchSpec of `arch` and whether it is temporal (its `t{k}c{n}` stem read as
+    `c{k}s1c{n}`, which gives its input, blocks and classes)."""
+    from searchspaces import ArchSpec
+
+    tokens = arch.strip().split("_")
+    m = TEMPORAL.fullmatch(tokens[1]) if len(tokens) > 1 else None
+    if m:
+        tokens[1] = f"c{m[1]}s1c{m[2]}"
+    return ArchSpec.parse("_".join(tokens)), m is not None
+
+
+def _temporal(spec: Any, seed: int = 0) -> Any:
+    """A temporal model: the stem a k x W valid convolution (W the input's width), then each
+    block's depthwise kernel k x 1; otherwise as searchspaces.build (BN, ReLU, dropout).
+    Initialized from `seed`, as train() seeds before it builds a spec."""
+    from nas._quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+
+    from searchspaces import DSBlock
+    from searchspaces._build import BN_MOMENTUM
+
+    def bn_relu(x: Any) -> Any:
+        return layers.ReLU()(layers.BatchNormalization(momentum=BN_MOMENTUM)(x))
+
+    x = inp = keras.Input(shape=spec.input_shape, name="x")
+    k, width = spec.stem.kernel, spec.input_shape[1]
+    x = bn_relu(layers.Conv2D(spec.stem.channels, (k, width), use_bias=False)(x))
+    for b in spec.blocks:
+        if not isinstance(b, DSBlock):
+            raise ValueError(f"a temporal probe model takes ds blocks only, not {b}")
+        # one stride for both axes: TensorFlow's CPU depthwise kernel refuses (s, 1) without
+        # oneDNN, and on a 1-wide sequence (s, s) is the same
+        x = bn_relu(layers.DepthwiseConv2D((b.kernel, 1), strides=b.stride, padding="same",
+                                           use_bias=False)(x))  # fmt: skip
+        x = bn_relu(layers.Conv2D(b.channels, 1, use_bias=False)(x))
+    x = layers.Dropout(0.1)(layers.GlobalAveragePooling2D()(x))
+    return keras.Model(inp, layers.Dense(spec.num_classes)(x))
+
+
 def _train(data: str, name: str, arch: str, seed: int, epochs: int | None) -> dict[str, Any]:
     import numpy as np
 
     from nas.data._dataset import AUGMENT_MIN_EPOCHS, AUGMENTATIONS
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
     from nas.train import accuracy, train
-    from searchspaces import ArchSpec
 
     with np.load(data) as z:
         d = {k: z[k] for k in z.files}
     meta = json.loads(bytes(d["meta"]).decode())
-    spec = ArchSpec.parse(arch)
+    spec, temporal = _spec(arch)
+    model = None
+    if temporal:
+        model = _temporal(spec, seed)
     if tuple(spec.input_shape) != d["x_train"].shape[1:]:
         raise ValueError(f"{arch} takes {spec.input_shape}, the data is {d['x_train'].shape[1:]}")
     n = epochs or meta["epochs"]
@@ -83,11 +134,13 @@ def _train(data: str, name: str, arch: str, seed: int, epochs: int | None) -> di
         spec, d["x_train"], d["y_train"], d["x_val"], d["y_val"], epochs=n, seed=seed,
         batch_size=meta["batch_size"], teacher_logits=d["logits"],
         temperature=DEFAULT_TEMPERATURE, alpha=DEFAULT_ALPHA, augment=AUGMENTATIONS[aug](),
+        model=model,
     )  # fmt: skip
     import keras
 
     return {
-        "task": meta["task"], "name": name, "arch": str(spec), "seed": seed, "epochs": n,
+        "task": meta["task"], "name": name, "arch": arch if temporal else str(spec),
+        "seed": seed, "epochs": n,
         "backend": keras.backend.backend(), "val": res.val_accuracy,
         "test": accuracy(res.model, d["x_test"], d["y_test"]), "s": time.monotonic() - t0,
     }  # fmt: skip
@@ -95,8 +148,6 @@ def _train(data: str, name: str, arch: str, seed: int, epochs: int | None) -> di
 
 def run(args: argparse.Namespace) -> None:
     import numpy as np
-
-    from searchspaces import ArchSpec
 
     archs = dict(a.split("=", 1) for a in args.arch.split(","))
     if args.jobs:
@@ -108,7 +159,7 @@ def run(args: argparse.Namespace) -> None:
         raise SystemExit(f"float_probe: --jobs names {unknown}, not in --arch ({sorted(archs)})")
     with np.load(args.data) as z:
         shape = z["x_test"].shape[1:]
-    takes = {n: tuple(ArchSpec.parse(a).input_shape) for n, a in archs.items()}
+    takes = {n: tuple(_spec(a)[0].input_shape) for n, a in archs.items()}
     wrong = [f"{n} takes {t}" for n, t in takes.items() if t != shape]
     if wrong:
         raise SystemExit(f"float_probe: the data is {shape}; {', '.join(wrong)}")
@@ -167,13 +218,7 @@ def table(args: argparse.Namespace) -> None:
         "MACs | x ref | median s | architecture |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    from nas.profile import _converted_bytes, profile_spec
-    from searchspaces import ArchSpec
-
-    size = {}  # compact int8 .tflite bytes (an untrained conversion: the same bytes) and MACs
-    for name, rs in by.items():
-        spec = ArchSpec.parse(rs[0]["arch"])
-        size[name] = (_converted_bytes(spec), profile_spec(spec).macs)
+    size = {n: _size(rs[0]["arch"]) for n, rs in by.items()}
     ref_bytes, ref_macs = size[args.reference]
 
     def mean(rs: list[dict[str, Any]]) -> float:
@@ -193,8 +238,25 @@ def table(args: argparse.Namespace) -> None:
             f"{m:,} | {m / ref_macs:.2f} | {statistics.median(r['s'] for r in rs):.0f} | "
             f"`{rs[0]['arch']}` |"
         )
-    write_section(f"float-probe-{task}", "\n".join(lines))
+    write_section(args.key or f"float-probe-{task}", "\n".join(lines))
     print("\n".join(lines))
+
+
+def _size(arch: str) -> tuple[int, int]:
+    """The compact int8 .tflite bytes of `arch` (converted untrained: the same bytes) and MACs."""
+    from nas.profile import _converted_bytes, profile_spec, profile_tflite
+
+    spec, temporal = _spec(arch)
+    if not temporal:
+        return _converted_bytes(spec), profile_spec(spec).macs
+    import numpy as np
+
+    from nas.quantize import convert_int8
+    from searchspaces._build import randomize
+
+    x = np.random.default_rng(0).normal(0, 1, (8, *spec.input_shape)).astype(np.float32)
+    tflite = convert_int8(randomize(_temporal(spec)), x)
+    return len(tflite), profile_tflite(tflite).macs
 
 
 def main() -> None:
@@ -215,6 +277,7 @@ def main() -> None:
     t.add_argument("files", nargs="+")
     t.add_argument("--reference", required=True, help="the NAME others are paired against")
     t.add_argument("--command", help="how the rows were made (Markdown), quoted in the section")
+    t.add_argument("--key", help="the section's name (default: float-probe-<task>)")
     args = ap.parse_args()
     if args.step == "run" and args.workers < 1:
         ap.error(f"--workers must be 1 or more, got {args.workers}")

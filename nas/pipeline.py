@@ -683,7 +683,9 @@ def _log_trials(
 
 
 def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) -> Any:
+    from nas.data import TASKS
     from nas.huffman import weight_sizes
+    from zoo._entry import DATA_TAG
 
     v, prof, spec, d = out["verification"], out["profile"], out["spec"], out["data"]
     board: Board | None = out["board"]
@@ -749,6 +751,9 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "prune": out["compress"].prune or 0,
             "qat": "forced" if out["compress"].qat else f"auto > {out['compress'].qat_threshold}",
             "compression": " > ".join(st.key for st in out["stages"]),
+            # a user's folder: what the accuracy was measured on (the champion compares
+            # only versions on the same data; zoo._registry)
+            **({} if d.name in TASKS else {DATA_TAG: d.fingerprint}),
         },
         "compression": [st.to_dict() for st in out["stages"]],
     }

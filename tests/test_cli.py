@@ -234,12 +234,22 @@ def test_parse_count_is_decimal() -> None:
     assert parse_count("2.7M") == 2_700_000 and parse_count("500k") == 500_000
 
 
-@pytest.mark.parametrize("text", ["0", "-1", "64q", "k", "1.3", "64 kB extra"])
+@pytest.mark.parametrize("text", ["0", "-1", "-5k", "-1.5M", "64q", "k", "1.3", "64 kB extra"])
 def test_bad_byte_figures_exit_2_with_one_line(
     capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
+    """-5k too reaches the byte parser (argparse alone would call it a missing value)."""
     code, _, err = run(capsys, "search", "--board", "uno", "--task", "digits", "--max-ram", text)
-    assert_one_line_error(code, err, "--max-ram", "64k")
+    assert_one_line_error(code, err, "--max-ram", "expected a positive whole number", "64k")
+    code, _, err = run(capsys, "list", "--max-ram", text)
+    assert_one_line_error(code, err, "--max-ram", "expected a positive whole number")
+
+
+def test_a_pattern_like_a_negative_number_stays_a_pattern(
+    capsys: pytest.CaptureFixture[str], tracking_uri: str
+) -> None:
+    code, out, _ = run(capsys, "list", "--json", "-5")
+    assert code == 0 and json.loads(out) == []
 
 
 def test_missing_subcommand_and_bad_trials(capsys: pytest.CaptureFixture[str]) -> None:
@@ -381,19 +391,24 @@ def test_profile_json_has_the_documented_fields(
 def test_profile_against_a_board_gives_a_verdict_per_budget_field(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """A model that does not fit exits 1 (scripts can gate on it), one that fits 0."""
     board = BOARDS["uno"]  # 2 KB of SRAM: the tiny model's arena does not fit
     code, out, _ = run(
         capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "uno", "--json"
     )
     data = json.loads(out)
-    assert code == 0 and data["board"] == "uno" and data["fits"] is False
+    assert code == 1 and data["board"] == "uno" and data["fits"] is False
     assert data["flash_bytes"] == len(TINY) + board.flash_reserved
     ram = board.sram_bytes - board.ram_reserved
     code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "uno")
-    assert code == 0
+    assert code == 1
     assert f"exceeds by {data['arena_bytes'] - ram:,}" in out
+    assert "tiny_int8.tflite does not fit uno: RAM (TFLM arena) over budget" in out
     code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--board", "nano33ble")
-    assert code == 0 and "exceeds" not in out and out.count("fits") == 2
+    assert code == 0 and "exceeds" not in out and out.count("fits") == 3
+    assert "tiny_int8.tflite fits nano33ble" in out
+    code, out, _ = run(capsys, "profile", str(DATA / "tiny_int8.tflite"), "--json")
+    assert code == 0 and json.loads(out)["fits"] is None  # no board, no verdict
 
 
 def test_profile_plot_writes_a_png(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

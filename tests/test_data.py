@@ -270,6 +270,26 @@ def test_folder_grey(tmp_path: Path) -> None:
     assert not np.array_equal(ds.x_train, other.x_train)  # seed shuffles which images go where
 
 
+@pytest.mark.parametrize(
+    ("sizes", "native", "resolutions"),
+    [
+        ([(16, 16)], 16, (16,)),  # small images are not enlarged
+        ([(20, 12), (8, 8)], 20, (16, 20)),  # the largest side; the offered sizes below it
+        ([(16, 16), (100, 40)], 32, (16, 24, 32)),  # anything above 32 is shrunk to 32
+    ],
+)
+def test_folder_stored_at_its_largest_side_up_to_32(
+    tmp_path: Path, sizes: list[tuple[int, int]], native: int, resolutions: tuple[int, ...]
+) -> None:
+    for c in ("a", "b"):
+        for i in range(6):
+            _png(tmp_path / "d" / c / f"{i}.png", 40 * i, size=sizes[i % len(sizes)])
+    ds = load_task("small", data_dir=tmp_path / "d")
+    assert ds.native_size == native and ds.x_train.shape[1:] == (native, native, 1)
+    assert ds.resolutions == resolutions
+    assert f"resized to {native}x{native}" in ds.preprocessing(native)
+
+
 def test_folder_rgb_when_any_image_has_colour(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", {"a": 5, "b": 5})
     _png(root / "b" / "colour.png", 100, rgb=True)

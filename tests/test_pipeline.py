@@ -404,6 +404,7 @@ def test_a_search_on_a_users_image_folder_registers_its_own_entry(
           "epochs": 2, "finalists": 1, "tracking_uri": tracking_uri}  # fmt: skip
     entry = run_search(**kw)
     assert (entry.name, entry.task, entry.labels) == ("bands-l010", "bands", ("dark", "light"))
+    assert entry.input_shape == (16, 16, 1)  # 16x16 images are not enlarged
     studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
     (log,) = studies.glob("bands-l010-*.log")
     assert "-d" in log.stem.removeprefix("bands-l010-dscnn-")  # the data's hash is in the name
@@ -416,3 +417,10 @@ def test_a_search_on_a_users_image_folder_registers_its_own_entry(
 
     teachers = _versions_of(make_client(tracking_uri), "teacher-bands")
     assert len(teachers) == 2 and teachers[0].tags["data"] != teachers[1].tags["data"]
+    # the champion is the model measured on the data as it is now (the other test split's
+    # figure is not compared), and each version records its data
+    import zoo
+
+    assert zoo.get("bands-l010", tracking_uri=tracking_uri).version == 2
+    students = _versions_of(make_client(tracking_uri), "bands-l010")
+    assert sorted(mv.tags["data"] for mv in students) == sorted(mv.tags["data"] for mv in teachers)

@@ -72,11 +72,15 @@ def make_bundle(
     task: str = "digits",
     board: str | None = "l010",
     int8_accuracy: float = 0.5,
+    data: str | None = None,
 ) -> Path:
-    """A complete bundle directory: real .tflite, real C sources, real profile."""
+    """A complete bundle directory: real .tflite, real C sources, real profile. `data`: a
+    user's folder's fingerprint (the `data` param a search on --data records)."""
     where.mkdir(parents=True)
     (where / "model.tflite").write_bytes(TINY)
     entry = entry_json(name=name, task=task, board=board, int8_accuracy=int8_accuracy)
+    if data is not None:
+        entry["params"]["data"] = data
     write_c_sources(TINY, where, arena_bytes=entry["metrics"]["arena_bytes"])
     (where / "profile.json").write_text(json.dumps(profile_tflite(TINY).to_dict()))
     (where / "README.md").write_text(f"# {name}\n\nA test entry.\n")
@@ -167,6 +171,20 @@ def test_champion_follows_best_int8_accuracy(tracking_uri: str, tmp_path: Path) 
     assert zoo.get("digits-l010@latest").version == 3
     assert zoo.get("digits-l010/1").aliases == ()
     assert [(e.name, e.version) for e in zoo.list_models()] == [("digits-l010", 2)]
+
+
+def test_champion_compares_versions_on_the_newest_data(tracking_uri: str, tmp_path: Path) -> None:
+    """A user's folder that changed has another test split: the champion is the best of the
+    versions measured on the newest version's data, not a higher figure on the old split."""
+    name = dict(name="words-l010", task="words")
+    zoo.register(make_bundle(tmp_path / "a", **name, int8_accuracy=0.9, data="aaa"))
+    zoo.register(make_bundle(tmp_path / "b", **name, int8_accuracy=0.6, data="bbb"))
+    assert zoo.get("words-l010").version == 2  # 0.6 on bbb; 0.9 was on other data
+    zoo.register(make_bundle(tmp_path / "c", **name, int8_accuracy=0.7, data="bbb"))
+    assert zoo.get("words-l010").version == 3
+    zoo.register(make_bundle(tmp_path / "d", **name, int8_accuracy=0.8, data="aaa"))
+    assert zoo.get("words-l010").version == 1  # back on aaa: its best, 0.9
+    assert zoo.get("words-l010/4").to_dict()["int8_accuracy"] == 0.8
 
 
 def test_list_filters(tracking_uri: str, tmp_path: Path) -> None:

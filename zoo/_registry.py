@@ -2,7 +2,8 @@
 
 A registered version is one MLflow run (params, metrics, the bundle's files as artifacts)
 plus a model version whose tags carry every ZooEntry fact and each file's sha256. The alias
-`champion` follows the best int8 accuracy. Reading verbs first import the entries the project
+`champion` follows the best int8 accuracy (a user's folder's models: among the versions on the
+newest version's data). Reading verbs first import the entries the project
 ships (`ensure_pretrained`), so a fresh store is never empty.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 from nas.errors import TinyzooError, unknown_name
 from zoo._entry import (
     BUNDLE_FILES,
+    DATA_TAG,
     SCHEMA_TAG,
     ZooEntry,
     entry_from_version,
@@ -205,9 +207,18 @@ def _ensure_registered_model(client: Any, entry: dict[str, Any]) -> bool:
 
 
 def _update_champion(client: Any, name: str) -> None:
-    """Point `champion` at the best int8 accuracy (the newer version on a tie)."""
+    """Point `champion` at the best int8 accuracy (the newer version on a tie), among the
+    versions measured on the newest version's data: a user's folder that changed (its
+    fingerprint, the `data` tag) has another test split, whose accuracies are not compared
+    with the old one's. Builtin tasks' versions carry no tag and all compare."""
+    versions = _versions_of(client, name)
+    if not versions:
+        return
+    newest = max(versions, key=lambda mv: int(mv.version))
     best: tuple[float, int] | None = None
-    for mv in _versions_of(client, name):
+    for mv in versions:
+        if mv.tags.get(DATA_TAG) != newest.tags.get(DATA_TAG):
+            continue
         acc = float(mv.tags["int8_accuracy"])
         if best is None or (acc, int(mv.version)) > best:
             best = (acc, int(mv.version))

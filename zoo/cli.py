@@ -3,7 +3,8 @@
 Heavy packages (TensorFlow, MLflow, Optuna) are imported by the command that needs them, so
 `tinyzoo --help` and argument errors answer at once. Every user error is one line on stderr
 and exit code 2; Ctrl-C, or `kill` (SIGTERM), is one line and exit code 130: a search stopped
-either way keeps its finished trials and says how to resume.
+either way keeps its finished trials and says how to resume. `profile --board` exits 1 when
+the model does not fit the board.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["main", "parse_bytes", "parse_count"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_DOES_NOT_FIT = 1  # `profile --board`: the model exceeds the board's budget
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kKmM]?)(?:i?B)?")
 
 
@@ -67,6 +69,33 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"error: {message}. See `{self.prog} --help`.\n")
         raise SystemExit(EXIT_USAGE)
+
+
+def _valued_options(parser: argparse.ArgumentParser) -> set[str]:
+    """The option strings, in `parser` and its subcommands, that take a value."""
+    out: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out |= _valued_options(sub)
+        elif action.option_strings and action.nargs != 0:
+            out.update(action.option_strings)
+    return out
+
+
+def _negatives_attached(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`--opt -5k` as `--opt=-5k`: argparse takes a value that starts with '-' and is not a
+    plain number (-5k, -1.5M) for an option and answers 'expected one argument'; attached, it
+    reaches the option's parser, which says what a valid value is."""
+    valued = _valued_options(parser)
+    out: list[str] = []
+    for tok in argv:
+        prev = out[-1] if out else ""
+        if re.fullmatch(r"-\.?\d.*", tok) and prev in valued:
+            out[-1] = f"{prev}={tok}"
+        else:
+            out.append(tok)
+    return out
 
 
 def _add_uri(p: argparse.ArgumentParser) -> None:
@@ -227,7 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profile", help="memory, MACs and fit of any int8 .tflite, per layer")
     pr.add_argument("model", metavar="MODEL.tflite")
-    pr.add_argument("--board", help="judge the model against this board's budget")
+    pr.add_argument(
+        "--board",
+        help="judge the model against this board's budget (exit code 1 when it does not fit)",
+    )
     pr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     pr.add_argument("--plot", metavar="FILE.png", help="draw memory over the schedule")
 
@@ -651,11 +683,18 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             latency_model=budget.latency.to_dict() if budget and budget.latency else None,
         )
         _print_json(out)
-        return 0
+        return EXIT_DOES_NOT_FIT if fits is False else 0
     _print_profile(prof, path.name, board, flash, verdicts, weights, ms)
     if args.plot:
         _console().print(f"plot written to {args.plot}")
-    return 0
+    if board is not None:
+        over = [label for label, value, limit in verdicts if value > limit]
+        _console().print(
+            f"[red]{path.name} does not fit {board.name}[/]: {', '.join(over)} over budget"
+            if over
+            else f"[green]{path.name} fits {board.name}[/]"
+        )
+    return EXIT_DOES_NOT_FIT if fits is False else 0
 
 
 def _print_profile(
@@ -742,7 +781,8 @@ def _interrupted_hint(args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `tinyzoo`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(_negatives_attached(parser, sys.argv[1:] if argv is None else argv))
     # `kill` stops a command as Ctrl-C does: a search keeps its trials and says how to resume,
     # a half-written entry is not left behind. Restored on return (tests call main in-process).
     main_thread = threading.current_thread() is threading.main_thread()

@@ -5,13 +5,16 @@
       dog/  a.bmp ...
 
 Class names are the sorted sub-folder names. Images are stored at 32x32 (a microcontroller
-model rarely affords more) in grayscale when every image is grey, else RGB: a colour channel
-the data does not use would triple the first layer's input memory for nothing.
+model rarely affords more), or at the largest side among them when that is smaller (16x16
+images stay 16x16: enlarged, they would add compute and no information), in grayscale when
+every image is grey, else RGB: a colour channel the data does not use would triple the first
+layer's input memory for nothing.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +24,8 @@ from nas.errors import TinyzooError
 __all__ = ["EXTENSIONS", "class_dirs", "is_skipped", "load_folder"]
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".pgm")
-NATIVE = 32
-RESOLUTIONS = (16, 24, 32)
+NATIVE = 32  # the largest stored size
+RESOLUTIONS = (16, 24, 32)  # offered to the search where not above the stored size
 FRACTIONS = (0.8, 0.1)  # train, val; test gets the rest
 MIN_IMAGES = 10  # so that validation and test get at least one image each
 
@@ -68,23 +71,30 @@ def _images(class_dir: Path) -> list[Path]:
     return files
 
 
-def _read(path: Path) -> tuple[np.ndarray, bool]:
-    """One image as 32x32 RGB uint8, and whether it is grey (R == G == B everywhere).
-
-    Resizes before deciding the mode: PIL's bilinear filter works per channel, so a grey
-    image stays exactly grey, and only 32x32 copies are held in memory.
-    """
+def _open(path: Path, use: Any) -> Any:
+    """`use(image)` on the opened image, or one line naming the file PIL cannot read."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            rgb = im.convert("RGB")
+            return use(im)
     except Exception as exc:  # PIL raises many types for a bad file
         raise TinyzooError(
             f"cannot read image {str(path)!r}: {type(exc).__name__}: {exc}. "
             "Delete or re-save that file."
         ) from None
-    small = np.asarray(rgb.resize((NATIVE, NATIVE), Image.Resampling.BILINEAR))
+
+
+def _read(path: Path, size: int) -> tuple[np.ndarray, bool]:
+    """One image as size x size RGB uint8, and whether it is grey (R == G == B everywhere).
+
+    Resizes before deciding the mode: PIL's bilinear filter works per channel, so a grey
+    image stays exactly grey, and only the small copies are held in memory.
+    """
+    from PIL import Image
+
+    rgb = _open(path, lambda im: im.convert("RGB"))
+    small = np.asarray(rgb.resize((size, size), Image.Resampling.BILINEAR))
     grey = bool((small[..., 0] == small[..., 1]).all() and (small[..., 1] == small[..., 2]).all())
     return small, grey
 
@@ -99,7 +109,9 @@ def load_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
             f"data folder {str(root)!r} has {len(files)} images; at least {MIN_IMAGES} are "
             "needed to give validation and test one image each. Add images."
         )
-    read = [_read(path) for _, path in files]
+    # the headers only (no decoding): the stored size is 32, or the largest side if smaller
+    native = min(NATIVE, max(max(_open(path, lambda im: im.size)) for _, path in files))
+    read = [_read(path, native) for _, path in files]
     grey = all(g for _, g in read)
     x = np.stack([img for img, _ in read])
     if grey:
@@ -115,7 +127,7 @@ def load_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
         x=x.astype(np.float32) / np.float32(255.0),
         y=y,
         splits=splits,
-        resolutions=RESOLUTIONS,
+        resolutions=tuple(r for r in RESOLUTIONS if r < native) + (native,),
         description=(
             f"images from {root} ({n} files, {len(dirs)} classes, {mode}), split "
             f"{n_train}/{n_val}/{n - n_train - n_val} train/validation/test, stratified "
@@ -123,7 +135,7 @@ def load_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
         ),
         base_recipe=(
             "image decoded with PIL and converted to RGB, resized to "
-            f"{NATIVE}x{NATIVE} with PIL Image.resize BILINEAR (which antialiases when "
+            f"{native}x{native} with PIL Image.resize BILINEAR (which antialiases when "
             "shrinking)"
             + (", first channel kept (all images are grey)" if grey else "")
             + ", uint8 / 255.0 as float32"
