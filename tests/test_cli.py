@@ -280,6 +280,8 @@ def test_list_show_pull_round_trip(
     assert code == 0 and "digits-l010" in out and "r8x8x1_c3s1c4_ds3s1c8_gap_fc10" in out
     code, out, _ = run(capsys, "list", "--json", "--max-ram", "1k")
     assert json.loads(out) == []
+    code, out, err = run(capsys, "list", "--task", "kws")
+    assert code == 0 and out == "" and "no models match" in err and "(tasks there: digits)" in err
 
     code, out, _ = run(capsys, "show", "digits-l010@champion", "--json")
     assert code == 0 and json.loads(out)["version"] == 1

@@ -534,8 +534,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not entries:
         from zoo._store import resolve_tracking_uri
 
+        held = zoo.list_models(tracking_uri=args.tracking_uri)  # what the filters left out
+        there = f" (tasks there: {', '.join(sorted({e.task for e in held}))})" if held else ""
         sys.stderr.write(
-            f"no models match in the zoo at {resolve_tracking_uri(args.tracking_uri)}. "
+            f"no models match in the zoo at {resolve_tracking_uri(args.tracking_uri)}{there}. "
             "Add one with `tinyzoo search --board B --task T`.\n"
         )
         return 0
