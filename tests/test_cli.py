@@ -241,7 +241,7 @@ def test_bad_byte_figures_exit_2_with_one_line(
     """-5k too reaches the byte parser (argparse alone would call it a missing value)."""
     code, _, err = run(capsys, "search", "--board", "uno", "--task", "digits", "--max-ram", text)
     assert_one_line_error(code, err, "--max-ram", "expected a positive whole number", "64k")
-    code, _, err = run(capsys, "list", "--max-ram", text)
+    code, _, err = run(capsys, "list", "--max-r", text)  # argparse's abbreviation too
     assert_one_line_error(code, err, "--max-ram", "expected a positive whole number")
 
 
@@ -249,6 +249,8 @@ def test_a_pattern_like_a_negative_number_stays_a_pattern(
     capsys: pytest.CaptureFixture[str], tracking_uri: str
 ) -> None:
     code, out, _ = run(capsys, "list", "--json", "-5")
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = run(capsys, "list", "--json", "--", "-5k")
     assert code == 0 and json.loads(out) == []
 
 

@@ -290,6 +290,18 @@ def test_folder_stored_at_its_largest_side_up_to_32(
     assert f"resized to {native}x{native}" in ds.preprocessing(native)
 
 
+def test_fingerprint_is_the_datas_resized_or_sampled_too(tmp_path: Path) -> None:
+    """A search tags its winner (at its input size) and its teacher (native) by the data's
+    fingerprint: resizing or sampling must not change it; other data must."""
+    root = _folder(tmp_path / "d", {"a": 8, "b": 8})
+    ds = load_task("pets", data_dir=root)
+    assert ds.at_resolution(16).fingerprint == ds.fingerprint
+    assert ds.subset(4, seed=0).at_resolution(24).fingerprint == ds.fingerprint
+    assert ds.for_epochs(1).fingerprint == ds.fingerprint
+    _png(root / "a" / "new.png", 99)
+    assert load_task("pets", data_dir=root).fingerprint != ds.fingerprint
+
+
 def test_folder_rgb_when_any_image_has_colour(tmp_path: Path) -> None:
     root = _folder(tmp_path / "d", {"a": 5, "b": 5})
     _png(root / "b" / "colour.png", 100, rgb=True)

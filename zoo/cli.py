@@ -88,10 +88,16 @@ def _negatives_attached(parser: argparse.ArgumentParser, argv: Sequence[str]) ->
     plain number (-5k, -1.5M) for an option and answers 'expected one argument'; attached, it
     reaches the option's parser, which says what a valid value is."""
     valued = _valued_options(parser)
+
+    def takes_value(opt: str) -> bool:  # argparse also takes a long option's unique prefix
+        return opt in valued or (opt.startswith("--") and any(v.startswith(opt) for v in valued))
+
     out: list[str] = []
-    for tok in argv:
+    for i, tok in enumerate(argv):
+        if tok == "--":  # what follows is positional
+            return out + list(argv[i:])
         prev = out[-1] if out else ""
-        if re.fullmatch(r"-\.?\d.*", tok) and prev in valued:
+        if re.fullmatch(r"-\.?\d.*", tok) and takes_value(prev):
             out[-1] = f"{prev}={tok}"
         else:
             out.append(tok)

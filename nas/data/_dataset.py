@@ -81,6 +81,9 @@ class Dataset:
     native_width: int | None = None
     # Per-epoch augmentation of full trainings, by name (AUGMENTATIONS): the loader's choice.
     augmentation: str = "none"
+    # The loaded dataset this one was derived from by `at_resolution` or `subset`, which
+    # `fingerprint` answers for: resized or sampled, it is still that data.
+    origin: Dataset | None = dataclasses.field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -146,6 +149,7 @@ class Dataset:
             x_train=_frozen(resize_bilinear(self.x_train, size)),
             x_val=_frozen(resize_bilinear(self.x_val, size)),
             x_test=_frozen(resize_bilinear(self.x_test, size)),
+            origin=self.origin or self,
         )
 
     def preprocessing(self, size: int) -> str:
@@ -166,7 +170,10 @@ class Dataset:
     def fingerprint(self) -> str:
         """A hash (hex) of the labels and the three splits' arrays: the data's identity, which
         a user's folder changes when recordings or images are added, removed or re-split.
-        Computed once (a search names its study and finds its teacher by it)."""
+        Computed once (a search names its study, finds its teacher and tags its model by it);
+        a resized or subset dataset gives its origin's (the loaded arrays')."""
+        if self.origin is not None:
+            return self.origin.fingerprint
         h = hashlib.sha1(json.dumps(list(self.labels)).encode())
         for a in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
             h.update(np.ascontiguousarray(a).tobytes())
@@ -184,7 +191,10 @@ class Dataset:
             return self
         keep, _ = stratified_split(self.y_train, (n_train, len(self.y_train) - n_train), seed=seed)
         return dataclasses.replace(
-            self, x_train=_frozen(self.x_train[keep]), y_train=_frozen(self.y_train[keep])
+            self,
+            x_train=_frozen(self.x_train[keep]),
+            y_train=_frozen(self.y_train[keep]),
+            origin=self.origin or self,
         )
 
 
