@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import bench._results
-from bench.float_probe import _train, table
+from bench.float_probe import _size, _train, table
 from nas.data import load_task
 
 ARCH = "r8x8x1_c3s1c8_ds3s2c16_gap_fc10"
@@ -64,10 +64,28 @@ def test_the_table_pairs_each_model_with_the_reference_on_the_same_seeds(
                     "backend": "jax", "val": t, "test": t, "s": 1.0}) + "\n"
         for n, a, s, t in rows
     ))  # fmt: skip
-    table(type("Args", (), {"files": [str(f)], "reference": "ref", "command": None})())
+    table(type("Args", (), {"files": [str(f)], "reference": "ref", "command": None,
+                            "key": None})())  # fmt: skip
     text = (tmp_path / "RESULTS.md").read_text()
     small = next(line for line in text.splitlines() if line.startswith("| small |"))
     cells = [c.strip() for c in small.split("|")]
     # seeds 1 and 2 only: (85 - 80 + 60 - 70) / 2 = -2.50, not against the reference's mean
     assert cells[2:5] == ["1: 85.00, 2: 60.00", "72.50 ± 17.68", "-2.50"]
     assert "<!-- float-probe-digits:start -->" in text
+
+
+def test_a_temporal_probe_model_reads_the_width_as_channels(tmp_path: Path) -> None:
+    """`t{k}c{n}`: a k x W stem over the whole width, k x 1 depthwise kernels after it; it
+    trains through the same recipe, repeats per seed, and is sized from its converted file."""
+    data = tmp_path / "probe.npz"
+    _dump(data)
+    arch = "r8x8x1_t3c8_ds3s2c16_gap_fc10"
+    first = _train(str(data), "t", arch, seed=1, epochs=1)
+    assert first["arch"] == arch and 0.0 <= first["test"] <= 1.0
+    again = _train(str(data), "t", arch, seed=1, epochs=1)
+    assert (again["val"], again["test"]) == (first["val"], first["test"])
+    tflite_bytes, macs = _size(arch)
+    # stem: 6 steps x 8 ch x (3 x 8 taps); block (stride 2): 3 steps x (3 taps x 8 ch + 8 x 16);
+    # the mean over 3 steps x 16 ch; fc 16 x 10
+    assert macs == 6 * 8 * 24 + 3 * (3 * 8 + 8 * 16) + 3 * 16 + 16 * 10
+    assert 0 < tflite_bytes < 8000
