@@ -122,9 +122,7 @@ def _train(data: str, name: str, arch: str, seed: int, epochs: int | None) -> di
         d = {k: z[k] for k in z.files}
     meta = json.loads(bytes(d["meta"]).decode())
     spec, temporal = _spec(arch)
-    model = None
-    if temporal:
-        model = _temporal(spec, seed)
+    model = _temporal(spec, seed) if temporal else None
     if tuple(spec.input_shape) != d["x_train"].shape[1:]:
         raise ValueError(f"{arch} takes {spec.input_shape}, the data is {d['x_train'].shape[1:]}")
     n = epochs or meta["epochs"]

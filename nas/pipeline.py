@@ -683,7 +683,7 @@ def _log_trials(
 
 
 def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) -> Any:
-    from nas.data import TASKS
+    from nas.data import own_fingerprint
     from nas.huffman import weight_sizes
     from zoo._entry import DATA_TAG
 
@@ -753,7 +753,7 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
             "compression": " > ".join(st.key for st in out["stages"]),
             # a user's folder: what the accuracy was measured on (the champion compares
             # only versions on the same data; zoo._registry)
-            **({} if d.name in TASKS else {DATA_TAG: d.fingerprint}),
+            **({} if (own := own_fingerprint(d)) is None else {DATA_TAG: own}),
         },
         "compression": [st.to_dict() for st in out["stages"]],
     }

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from nas.data import TASKS
+from nas.data import own_fingerprint
 from nas.errors import TinyzooError
 from zoo._entry import DATA_TAG
 
@@ -120,7 +120,7 @@ def resolve_teacher(
     zoo.list_models(tracking_uri=tracking_uri)  # imports shipped entries (teachers included)
     # A user's folder can change under the same name: its teacher must have seen exactly it
     # (else images now in validation or test may have been trained on). Builtin data is fixed.
-    own = None if data.name in TASKS else data.fingerprint
+    own = own_fingerprint(data)
     found = _matching(data.name, labels, seed, own, tracking_uri)
     if found is not None:
         console.print(f"teacher {found.ref}: {found.arch} (float test {found.float_accuracy:.4f})")

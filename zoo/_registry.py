@@ -214,16 +214,12 @@ def _update_champion(client: Any, name: str) -> None:
     versions = _versions_of(client, name)
     if not versions:
         return
-    newest = max(versions, key=lambda mv: int(mv.version))
-    best: tuple[float, int] | None = None
-    for mv in versions:
-        if mv.tags.get(DATA_TAG) != newest.tags.get(DATA_TAG):
-            continue
-        acc = float(mv.tags["int8_accuracy"])
-        if best is None or (acc, int(mv.version)) > best:
-            best = (acc, int(mv.version))
-    if best is not None:
-        client.set_registered_model_alias(name, CHAMPION, str(best[1]))
+    data = max(versions, key=lambda mv: int(mv.version)).tags.get(DATA_TAG)
+    best = max(
+        (mv for mv in versions if mv.tags.get(DATA_TAG) == data),
+        key=lambda mv: (float(mv.tags["int8_accuracy"]), int(mv.version)),
+    )
+    client.set_registered_model_alias(name, CHAMPION, str(best.version))
 
 
 def _roll_back(

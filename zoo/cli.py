@@ -667,7 +667,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     flash = prof.flash_bytes(board.flash_reserved) if board else prof.tflite_bytes
     verdicts = _verdicts(prof, budget) if budget else []
     ms = budget.latency_ms(prof.macs, len(prof.layers)) if budget else None
-    fits = all(value <= limit for _, value, limit in verdicts) if budget else None
+    over = [label for label, value, limit in verdicts if value > limit]  # exceeded fields
+    fits = not over if budget else None
     if args.plot:
         from nas.memplot import plot_memory
 
@@ -696,7 +697,6 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.plot:
         _console().print(f"plot written to {args.plot}")
     if board is not None:
-        over = [label for label, value, limit in verdicts if value > limit]
         _console().print(
             f"[red]{path.name} does not fit {board.name}[/]: {', '.join(over)} over budget"
             if over

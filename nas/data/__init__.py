@@ -14,9 +14,16 @@ from nas.data._dataset import Dataset
 from nas.data._resize import resize_bilinear
 from nas.errors import TinyzooError, unknown_name
 
-__all__ = ["TASKS", "Dataset", "load_task", "resize_bilinear"]
+__all__ = ["TASKS", "Dataset", "load_task", "own_fingerprint", "resize_bilinear"]
 
 TASKS: tuple[str, ...] = ("fashion", "digits", "kws")
+
+
+def own_fingerprint(data: Dataset) -> str | None:
+    """`data.fingerprint` for a user's folder, None for a builtin task (its data is fixed by
+    name and seed). A folder can change under the same name: its teacher and its models are
+    tagged with what they were measured on (zoo._entry.DATA_TAG)."""
+    return None if data.name in TASKS else data.fingerprint
 
 
 def load_task(task: str, *, data_dir: Path | None = None, seed: int = 0) -> Dataset:
