@@ -84,7 +84,7 @@ from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
 from bench.compress import REFERENCES  # noqa: E402
 from nas.boards import figures  # noqa: E402
-from nas.errors import raise_interrupt  # noqa: E402
+from nas.errors import catch_interrupts  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -457,8 +457,7 @@ def main() -> None:
         help="keep the scratch zoo and finished rows in DIR; the same command again resumes",
     )  # fmt: skip
     args = ap.parse_args()
-    for sig in (signal.SIGTERM, signal.SIGHUP):  # as Ctrl-C: the time spent is written down
-        signal.signal(sig, raise_interrupt)
+    catch_interrupts(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the time spent is written down
     if args.final_seeds < 1:
         ap.error(f"--final-seeds must be 1 or more, got {args.final_seeds}")
     if args.finalists is not None and args.finalists < 1:

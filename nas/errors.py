@@ -6,10 +6,21 @@ Every error a user can cause (bad board, bad budget, bad file, unknown model) is
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-__all__ = ["TinyzooError", "from_ctrl_c", "raise_interrupt", "unknown_name"]
+__all__ = [
+    "TinyzooError",
+    "catch_interrupts",
+    "from_ctrl_c",
+    "interruptible",
+    "raise_interrupt",
+    "unknown_name",
+]
+
+_interrupts = 0  # signals raise_interrupt has turned into KeyboardInterrupt in this process
 
 
 class TinyzooError(Exception):
@@ -30,10 +41,46 @@ def from_ctrl_c(exc: BaseException | None) -> bool:
 
 
 def raise_interrupt(signum: int, frame: object) -> None:
-    """A signal handler: SIGTERM (`kill`) or SIGHUP stops the process as Ctrl-C does."""
+    """A signal handler (`catch_interrupts`): SIGINT, SIGTERM (`kill`) or SIGHUP stops the
+    process as Ctrl-C does.
+
+    Each call is counted (for `interruptible`): TensorFlow's C++ can lose the
+    KeyboardInterrupt raised inside a training step and raise a SystemError instead
+    ("Objects/listobject.c:338: bad argument to internal function", seen on Ctrl-C during
+    `fit`), which the count lets nas.train recognise as the interruption it is.
+    """
     import signal
 
+    global _interrupts
+    _interrupts += 1
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Around native code that can lose a KeyboardInterrupt (TensorFlow's training step): an
+    exception raised after `raise_interrupt` ran inside the block becomes the interruption."""
+    seen = _interrupts
+    try:
+        yield
+    except Exception as e:
+        if _interrupts == seen:
+            raise
+        raise KeyboardInterrupt(f"interrupted ({type(e).__name__} from native code)") from e
+
+
+def catch_interrupts(*signums: int) -> dict[int, Any]:
+    """Install `raise_interrupt` for `signums` in the main thread; returns the handlers replaced
+    (for `signal.signal` to restore). SIGINT is taken only from Python's own Ctrl-C handler: a
+    process started with it ignored (`nohup`, `cmd &`) keeps ignoring it."""
+    import signal
+
+    previous: dict[int, Any] = {}
+    for signum in signums:
+        if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
+            continue
+        previous[signum] = signal.signal(signum, raise_interrupt)
+    return previous
 
 
 def unknown_name(kind: str, received: str, valid: Iterable[str], fix: str = "") -> TinyzooError:

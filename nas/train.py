@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nas._quiet import quiet_tensorflow
+from nas.errors import interruptible
 
 __all__ = [
     "TrainResult", "accuracy", "checkpoint_epoch", "progress", "remove_checkpoints", "train",
@@ -117,15 +118,9 @@ def train(
     for epoch in range(start, epochs):
         order = rng.permutation(len(x_train))
         x = x_train[order] if augment is None else augment(x_train[order], rng)
-        fitted.fit(
-            x,
-            targets[order],
-            batch_size=batch_size,
-            epochs=1,
-            verbose=0,
-            shuffle=False,
-        )
-        acc = accuracy(model, x_val, y_val)
+        with interruptible():  # Ctrl-C inside a step can surface as a SystemError
+            fitted.fit(x, targets[order], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+            acc = accuracy(model, x_val, y_val)
         history.append(acc)
         if acc > best:
             best, best_weights = acc, model.get_weights()

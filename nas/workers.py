@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.boards import Budget
-from nas.errors import TinyzooError, from_ctrl_c, raise_interrupt
+from nas.errors import TinyzooError, catch_interrupts, from_ctrl_c
 
 __all__ = ["Job", "Workers", "check_workers"]
 
@@ -85,7 +85,7 @@ def _work(job: Job, index: int) -> None:
     _watch_parent()
     # `kill` of the process group (timeout, systemd) stops a worker as Ctrl-C does: its trial
     # is recorded as failed, not left RUNNING, which a resumed study would count as done.
-    signal.signal(signal.SIGTERM, raise_interrupt)
+    catch_interrupts(signal.SIGINT, signal.SIGTERM)
     try:
         from nas._quiet import quiet_tensorflow
 

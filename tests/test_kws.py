@@ -59,6 +59,19 @@ def test_synthesis_is_deterministic_and_speakers_differ() -> None:
     assert kws._plan(0) == kws._plan(0) and kws._plan(0) != kws._plan(1)
 
 
+def test_an_espeak_that_never_repeats_itself_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for a broken install: a 22,050 Hz .wav header and fresh random samples.
+    exe = tmp_path / "espeak-ng"
+    header = r"RIFF....WAVEfmt \020\0\0\0\01\0\01\0\042\126\0\0"  # octal: any sh's printf
+    exe.write_text(f"#!/bin/sh\nprintf '{header}'; head -c 1000 /dev/urandom\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(TinyzooError, match="differently each time"):
+        kws.synthesize("yes", "gmw/en-US", "f2", 150, 50)
+
+
 def test_speakers_are_split_so_test_voices_are_never_trained_on() -> None:
     s = kws._speakers(0)
     assert set(s["train"]).isdisjoint(s["val"]) and set(s["train"]).isdisjoint(s["test"])

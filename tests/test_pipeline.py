@@ -361,6 +361,32 @@ def test_an_error_raised_while_handling_ctrl_c_counts_as_ctrl_c() -> None:
     assert not from_ctrl_c(FileNotFoundError("lock.rename"))
 
 
+def test_an_error_from_native_code_after_a_signal_is_the_interruption() -> None:
+    # TensorFlow's C++ can swallow the KeyboardInterrupt raised in a training step and raise
+    # SystemError instead (seen: Ctrl-C during fit); `interruptible` gives the interruption back.
+    import signal
+
+    from nas.errors import catch_interrupts, from_ctrl_c, interruptible
+
+    def native_step() -> None:  # what the training step did with the handler's exception
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except KeyboardInterrupt:
+            raise SystemError("Objects/listobject.c:338: bad argument") from None
+
+    previous = catch_interrupts(signal.SIGTERM)
+    try:
+        with pytest.raises(SystemError):  # without the wrapper the SystemError escapes
+            native_step()
+        with pytest.raises(KeyboardInterrupt) as caught, interruptible():
+            native_step()
+        assert from_ctrl_c(caught.value) and isinstance(caught.value.__cause__, SystemError)
+        with pytest.raises(ValueError), interruptible():  # no signal: errors pass unchanged
+            raise ValueError("a real failure")
+    finally:
+        signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
+
+
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [

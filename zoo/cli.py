@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nas.errors import TinyzooError, raise_interrupt
+from nas.errors import TinyzooError, catch_interrupts
 
 if TYPE_CHECKING:
     from nas.boards import Board, Budget
@@ -794,7 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `kill` stops a command as Ctrl-C does: a search keeps its trials and says how to resume,
     # a half-written entry is not left behind. Restored on return (tests call main in-process).
     main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, raise_interrupt) if main_thread else None
+    previous = catch_interrupts(signal.SIGINT, signal.SIGTERM) if main_thread else {}
     try:
         return _COMMANDS[args.command](args)
     except TinyzooError as e:
@@ -810,8 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: MLflow: {_one_line(e)}\n")
         return 1
     finally:
-        if main_thread:  # None: a handler set outside Python; the default is the nearest
-            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        for signum, handler in previous.items():  # None: set outside Python; SIG_DFL nearest
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ random start and mixed with noise (white, pink, brown or mains hum) at a random 
 
 The split is by speaker: the variants are divided 70/15/15 into train, validation and test,
 so the test split holds only speakers never heard in training (all accents appear in every
-split). Every random choice comes from one seed, and espeak-ng is deterministic, so the same
-seed and espeak-ng version give the same clips; features are cached (see `cache_dir`).
+split). Every random choice comes from one seed, and each word's rendering is the one espeak-ng
+repeats (`synthesize`), so the same seed and espeak-ng version give the same clips; features
+are cached (see `cache_dir`).
 
 `mfcc(audio)` is the exact model input, the 49x10 MFCC shape of Hello Edge (Zhang et al. 2017)
 and MLPerf Tiny's KWS, with these parameters: 40 ms Hann windows every 20 ms (49 frames per
@@ -171,8 +172,35 @@ def _espeak_version(exe: str) -> str:
     return subprocess.run([exe, "--version"], capture_output=True, text=True, check=True).stdout
 
 
+RENDERINGS = 4  # synthesize's tries for two identical renderings
+
+
 def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
-    """espeak-ng's rendering of `word`, float64 in [-1, 1] at 16 kHz (any length)."""
+    """espeak-ng's rendering of `word`, float64 in [-1, 1] at 16 kHz (any length).
+
+    The same rendering every time: espeak-ng 1.51 draws its breath noise (variants with
+    `breath`, and the klatt ones) from C's rand() and has no deterministic mode (espeak-ng
+    issue 1528). Its output repeated over 2 x 6,158 renderings, but once in a test run two
+    renderings of one word differed; so a rendering counts once two in a row agree.
+    """
+    previous = _render(word, voice, variant, speed, pitch)
+    for _ in range(RENDERINGS - 1):
+        wav = _render(word, voice, variant, speed, pitch)
+        if wav == previous:
+            break
+        previous = wav
+    else:
+        raise TinyzooError(
+            f"espeak-ng renders {word!r} with voice {voice}+{variant} differently each time "
+            f"({RENDERINGS} tries), so the kws clips would not repeat. Reinstall espeak-ng "
+            "(apt-get install --reinstall espeak-ng)."
+        )
+    pcm = np.frombuffer(wav[44 : 44 + (len(wav) - 44) // 2 * 2], dtype="<i2") / 32768.0
+    return _resample(pcm, 22_050, SAMPLE_RATE)
+
+
+def _render(word: str, voice: str, variant: str, speed: int, pitch: int) -> bytes:
+    """espeak-ng's .wav bytes for `word` (checked to be 22,050 Hz .wav)."""
     try:
         wav = subprocess.run(
             [_espeak(), "-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch),
@@ -188,8 +216,7 @@ def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> n
     # A RIFF header (44 bytes, 22,050 Hz, 16-bit mono: espeak-ng's only output format).
     if wav[:4] != b"RIFF" or int.from_bytes(wav[24:28], "little") != 22_050:
         raise TinyzooError(f"espeak-ng gave unexpected audio for {word!r} ({wav[:44]!r}).")
-    pcm = np.frombuffer(wav[44 : 44 + (len(wav) - 44) // 2 * 2], dtype="<i2") / 32768.0
-    return _resample(pcm, 22_050, SAMPLE_RATE)
+    return wav
 
 
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
