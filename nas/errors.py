@@ -16,6 +16,7 @@ __all__ = [
     "catch_interrupts",
     "from_ctrl_c",
     "interruptible",
+    "interrupts_received",
     "raise_interrupt",
     "unknown_name",
 ]
@@ -44,10 +45,10 @@ def raise_interrupt(signum: int, frame: object) -> None:
     """A signal handler (`catch_interrupts`): SIGINT, SIGTERM (`kill`) or SIGHUP stops the
     process as Ctrl-C does.
 
-    Each call is counted (for `interruptible`): TensorFlow's C++ can lose the
+    Each call is counted (`interrupts_received`, `interruptible`): TensorFlow's C++ can lose the
     KeyboardInterrupt raised inside a training step and raise a SystemError instead
     ("Objects/listobject.c:338: bad argument to internal function", seen on Ctrl-C during
-    `fit`), which the count lets nas.train recognise as the interruption it is.
+    `fit`), which the count lets nas.train and the CLI recognise as the interruption it is.
     """
     import signal
 
@@ -56,28 +57,55 @@ def raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def interrupts_received() -> int:
+    """How many signals `raise_interrupt` has handled in this process."""
+    return _interrupts
+
+
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Around native code that can lose a KeyboardInterrupt (TensorFlow's training step): an
-    exception raised after `raise_interrupt` ran inside the block becomes the interruption."""
+    """Around native code that can lose a KeyboardInterrupt (TensorFlow's training step).
+
+    Ctrl-C is caught for the block (`catch_interrupts`, so scripts that call nas.train
+    directly get it too); after a signal inside it, an exception becomes the interruption,
+    and so does a normal end (the KeyboardInterrupt was swallowed).
+    """
+    import signal
+
     seen = _interrupts
+    previous = catch_interrupts(signal.SIGINT)
     try:
         yield
     except Exception as e:
         if _interrupts == seen:
             raise
         raise KeyboardInterrupt(f"interrupted ({type(e).__name__} from native code)") from e
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if _interrupts != seen:
+        raise KeyboardInterrupt("interrupted (the signal was lost in native code)")
 
 
 def catch_interrupts(*signums: int) -> dict[int, Any]:
-    """Install `raise_interrupt` for `signums` in the main thread; returns the handlers replaced
-    (for `signal.signal` to restore). SIGINT is taken only from Python's own Ctrl-C handler: a
-    process started with it ignored (`nohup`, `cmd &`) keeps ignoring it."""
+    """Install `raise_interrupt` for `signums`; returns the handlers replaced, for
+    `signal.signal` to restore (none outside the main thread, where Python takes no handler).
+
+    A signal that is ignored stays ignored (SIGHUP under `nohup`; SIGINT in `cmd &` from a
+    script), and SIGINT is taken only from Python's own Ctrl-C handler, not from one that an
+    embedding program set.
+    """
     import signal
+    import threading
 
     previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
     for signum in signums:
-        if signum == signal.SIGINT and signal.getsignal(signum) is not signal.default_int_handler:
+        current = signal.getsignal(signum)
+        if current is signal.SIG_IGN or (
+            signum == signal.SIGINT and current is not signal.default_int_handler
+        ):
             continue
         previous[signum] = signal.signal(signum, raise_interrupt)
     return previous

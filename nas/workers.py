@@ -66,7 +66,9 @@ class Job:
 
 
 def _watch_parent() -> None:
-    """Interrupt this worker, as Ctrl-C would, if the main process dies (SIGKILL, a crash)."""
+    """Interrupt this worker, as Ctrl-C would, if the main process dies (SIGKILL, a crash).
+
+    With SIGTERM: a search started from a script as `cmd &` gives its workers SIGINT ignored."""
     import threading
     import time
 
@@ -75,7 +77,7 @@ def _watch_parent() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(2.0)
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="tinyzoo-parent-watch", daemon=True).start()
 
@@ -163,18 +165,19 @@ class Workers:
         """End every live worker (after Ctrl-C or an error in the main one); never raises.
 
         A terminal's Ctrl-C has reached the workers already: they get a few seconds to record
-        their trial and exit before a SIGINT of their own (the main process alone was
-        interrupted, or it failed), then SIGTERM.
+        their trial and exit before a SIGTERM of their own (the main process alone was
+        interrupted, or it failed; SIGTERM, which a worker takes as Ctrl-C, since SIGINT may
+        be ignored), then a minute before SIGKILL.
         """
         if not self.started:
             return
         for p in self.procs:
             p.join(timeout=5)
         for p in self.procs:
-            if p.is_alive() and p.pid is not None:
-                os.kill(p.pid, signal.SIGINT)
+            if p.is_alive():
+                p.terminate()
         for p in self.procs:
             p.join(timeout=60)
             if p.is_alive():
-                p.terminate()
+                p.kill()
                 p.join()

@@ -494,3 +494,37 @@ def test_profile_survives_every_truncation_and_random_corruption() -> None:
         except TinyzooError:
             refused += 1
     assert refused > len(TINY) // 61  # at least every truncation
+
+
+@pytest.mark.parametrize("sigint", ["python", "ignored"])
+def test_main_catches_sigint_and_sigterm_while_a_command_runs_and_puts_them_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sigint: str
+) -> None:
+    # SIGINT and SIGTERM stop a command as Ctrl-C (nas.errors.catch_interrupts); a SIGINT that
+    # was ignored (`cmd &` from a script) stays ignored; main restores both on return.
+    import signal
+
+    import zoo.cli as cli
+    from nas.errors import raise_interrupt
+
+    def keep(signum: int, frame: object) -> None:
+        pass
+
+    original = signal.default_int_handler if sigint == "python" else signal.SIG_IGN
+    during = {}
+
+    def probe(args: object) -> int:
+        during.update(INT=signal.getsignal(signal.SIGINT), TERM=signal.getsignal(signal.SIGTERM))
+        return 0
+
+    monkeypatch.setitem(cli._COMMANDS, "spaces", probe)
+    old_int, old_term = signal.signal(signal.SIGINT, original), signal.signal(signal.SIGTERM, keep)
+    try:
+        assert run(capsys, "spaces")[0] == 0
+        assert signal.getsignal(signal.SIGINT) is original
+        assert signal.getsignal(signal.SIGTERM) is keep
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+    assert during["TERM"] is raise_interrupt
+    assert during["INT"] is (raise_interrupt if sigint == "python" else signal.SIG_IGN)

@@ -59,17 +59,35 @@ def test_synthesis_is_deterministic_and_speakers_differ() -> None:
     assert kws._plan(0) == kws._plan(0) and kws._plan(0) != kws._plan(1)
 
 
-def test_an_espeak_that_never_repeats_itself_is_one_clear_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A stand-in for a broken install: a 22,050 Hz .wav header and fresh random samples.
-    exe = tmp_path / "espeak-ng"
+def _unsteady_espeak(folder: Path, steady_from: int) -> None:
+    """An espeak-ng stand-in on PATH: a 22,050 Hz .wav header, then random samples on its first
+    `steady_from - 1` calls and the same 1,000 bytes from then on (calls counted in a file)."""
+    exe, calls = folder / "espeak-ng", folder / "calls"
     header = r"RIFF....WAVEfmt \020\0\0\0\01\0\01\0\042\126\0\0"  # octal: any sh's printf
-    exe.write_text(f"#!/bin/sh\nprintf '{header}'; head -c 1000 /dev/urandom\n")
+    steady = "head -c 1000 /dev/zero | tr '\\0' '\\101'"  # 1,000 x 'A'
+    exe.write_text(
+        f"#!/bin/sh\necho >> {calls}\nprintf '{header}'\n"
+        f"if [ $(wc -l < {calls}) -ge {steady_from} ]; then {steady}; "
+        "else head -c 1000 /dev/urandom; fi\n"
+    )
     exe.chmod(0o755)
+
+
+@pytest.mark.parametrize("steady_from", [3, 99])
+def test_synthesis_keeps_the_rendering_that_repeats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, steady_from: int
+) -> None:
+    _unsteady_espeak(tmp_path, steady_from)
     monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
-    with pytest.raises(TinyzooError, match="differently each time"):
-        kws.synthesize("yes", "gmw/en-US", "f2", 150, 50)
+    if steady_from > kws.RENDERINGS:  # never the same twice within the tries: one clear error
+        with pytest.raises(TinyzooError, match="differently each time"):
+            kws.synthesize("yes", "gmw/en-US", "f2", 150, 50)
+        return
+    # Calls 1 and 2 differ, 3 and 4 agree: the agreed rendering, 0x4141 samples, resampled.
+    got = kws.synthesize("yes", "gmw/en-US", "f2", 150, 50)
+    want = kws._resample(np.full((28 + 1000 - 44) // 2, 0x4141 / 32768.0), 22_050, kws.SAMPLE_RATE)
+    assert np.allclose(got, want)
+    assert (tmp_path / "calls").read_text().count("\n") == 4
 
 
 def test_speakers_are_split_so_test_voices_are_never_trained_on() -> None:

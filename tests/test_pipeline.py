@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -366,7 +367,7 @@ def test_an_error_from_native_code_after_a_signal_is_the_interruption() -> None:
     # SystemError instead (seen: Ctrl-C during fit); `interruptible` gives the interruption back.
     import signal
 
-    from nas.errors import catch_interrupts, from_ctrl_c, interruptible
+    from nas.errors import from_ctrl_c, interruptible, raise_interrupt
 
     def native_step() -> None:  # what the training step did with the handler's exception
         try:
@@ -374,7 +375,8 @@ def test_an_error_from_native_code_after_a_signal_is_the_interruption() -> None:
         except KeyboardInterrupt:
             raise SystemError("Objects/listobject.c:338: bad argument") from None
 
-    previous = catch_interrupts(signal.SIGTERM)
+    old_term = signal.signal(signal.SIGTERM, raise_interrupt)  # as tinyzoo's commands set it
+    old_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
     try:
         with pytest.raises(SystemError):  # without the wrapper the SystemError escapes
             native_step()
@@ -383,8 +385,15 @@ def test_an_error_from_native_code_after_a_signal_is_the_interruption() -> None:
         assert from_ctrl_c(caught.value) and isinstance(caught.value.__cause__, SystemError)
         with pytest.raises(ValueError), interruptible():  # no signal: errors pass unchanged
             raise ValueError("a real failure")
+        swallowed = contextlib.suppress(KeyboardInterrupt)  # the signal lost without an error
+        with pytest.raises(KeyboardInterrupt), interruptible(), swallowed:
+            signal.raise_signal(signal.SIGTERM)
+        with interruptible():  # Ctrl-C too, for callers of nas.train outside the CLI
+            assert signal.getsignal(signal.SIGINT) is raise_interrupt
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
-        signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,10 @@ import json
 import re
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from nas.errors import TinyzooError, catch_interrupts
+from nas.errors import TinyzooError, catch_interrupts, interrupts_received
 
 if TYPE_CHECKING:
     from nas.boards import Board, Budget
@@ -793,8 +792,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_negatives_attached(parser, sys.argv[1:] if argv is None else argv))
     # `kill` stops a command as Ctrl-C does: a search keeps its trials and says how to resume,
     # a half-written entry is not left behind. Restored on return (tests call main in-process).
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = catch_interrupts(signal.SIGINT, signal.SIGTERM) if main_thread else {}
+    previous = catch_interrupts(signal.SIGINT, signal.SIGTERM)
+    seen = interrupts_received()
     try:
         return _COMMANDS[args.command](args)
     except TinyzooError as e:
@@ -804,6 +803,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(_interrupted_hint(args) + "\n")
         return EXIT_INTERRUPTED
     except Exception as e:
+        if interrupts_received() != seen:  # a Ctrl-C that native code turned into an error
+            sys.stderr.write(_interrupted_hint(args) + "\n")
+            return EXIT_INTERRUPTED
         if type(e).__module__.split(".")[0] != "mlflow":
             raise
         # The store itself failed (unreachable server, locked db): say so without a traceback.

@@ -178,10 +178,10 @@ RENDERINGS = 4  # synthesize's tries for two identical renderings
 def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
     """espeak-ng's rendering of `word`, float64 in [-1, 1] at 16 kHz (any length).
 
-    The same rendering every time: espeak-ng 1.51 draws its breath noise (variants with
-    `breath`, and the klatt ones) from C's rand() and has no deterministic mode (espeak-ng
-    issue 1528). Its output repeated over 2 x 6,158 renderings, but once in a test run two
-    renderings of one word differed; so a rendering counts once two in a row agree.
+    The same rendering every time: a rendering counts once two in a row agree. espeak-ng
+    1.51 repeated itself over 2 x 6,158 renderings (every word of the seed-0 task), but once
+    in a test run two renderings of one word in one process differed, for a reason not
+    found (its breath noise comes from C's unseeded rand(), the same in every process).
     """
     previous = _render(word, voice, variant, speed, pitch)
     for _ in range(RENDERINGS - 1):
@@ -192,8 +192,9 @@ def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> n
     else:
         raise TinyzooError(
             f"espeak-ng renders {word!r} with voice {voice}+{variant} differently each time "
-            f"({RENDERINGS} tries), so the kws clips would not repeat. Reinstall espeak-ng "
-            "(apt-get install --reinstall espeak-ng)."
+            f"({RENDERINGS} tries), so the kws clips would not repeat. Compare two runs of "
+            f"`espeak-ng -v {voice}+{variant} --stdout {word} | md5sum`; if they differ, "
+            "reinstall espeak-ng (apt-get install --reinstall espeak-ng)."
         )
     pcm = np.frombuffer(wav[44 : 44 + (len(wav) - 44) // 2 * 2], dtype="<i2") / 32768.0
     return _resample(pcm, 22_050, SAMPLE_RATE)
