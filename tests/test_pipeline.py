@@ -180,6 +180,57 @@ def test_ctrl_c_or_kill_keeps_the_study_and_says_how_to_resume(
     assert [e for e in zoo.list_models(tracking_uri=tracking_uri) if e.name == "digits-l010"] == []
 
 
+def _ignore_sigint_in_own_group() -> None:
+    """`preexec_fn`: a search started as `cmd &` from a script (SIGINT ignored), in a process
+    group of its own so that the test can find its workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setpgrp()
+
+
+@pytest.mark.slow
+def test_workers_stop_when_the_main_process_dies(tracking_uri: str) -> None:
+    # The workers' parent watch stops them with SIGTERM: with SIGINT they would keep running
+    # trials here; a stopped worker records its trial as failed, not RUNNING.
+    env = {**os.environ, "TINYZOO_TRACKING_URI": tracking_uri}
+    cmd = [sys.executable, "-m", "zoo.cli", "search", "--board", "l010", "--task", "digits",
+           "--trials", "200", "--teacher", "none", "--workers", "2"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=_ignore_sigint_in_own_group,
+    )  # fmt: skip
+    studies = Path(tracking_uri.removeprefix("sqlite:///")).parent / "studies"
+
+    def group() -> list[str]:  # the spawned workers in the search's process group
+        ps = subprocess.run(["ps", "-eww", "-o", "pgid=,args="], capture_output=True, text=True)
+        return [line for line in ps.stdout.splitlines()
+                if line.split()[0] == str(proc.pid) and "spawn_main" in line]  # fmt: skip
+
+    try:
+        deadline = time.monotonic() + 300
+        while not (_trained_trials(studies) and group()):  # a worker runs, a trial is stored
+            assert proc.poll() is None and time.monotonic() < deadline, "no trial or no worker"
+            time.sleep(0.5)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 120
+        while group():
+            assert time.monotonic() < deadline, f"workers outlived their parent: {group()}"
+            time.sleep(0.5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left, when the test failed
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    log = next(studies.glob("*.log"))
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(log)))
+    states = [t.state for t in optuna.load_study(study_name=log.stem, storage=storage).trials]
+    # The killed main process leaves its own trial RUNNING (SIGKILL); the worker's is not.
+    assert states.count(optuna.trial.TrialState.RUNNING) <= 1, states
+    assert optuna.trial.TrialState.FAIL in states, states
+
+
 @pytest.mark.slow
 def test_two_workers_share_one_study_and_its_trial_count(tracking_uri: str) -> None:
     import optuna
