@@ -153,15 +153,35 @@ def test_folding_batch_norm_keeps_the_function(spec: ArchSpec) -> None:
     assert not any(layer.__class__.__name__ == "BatchNormalization" for layer in folded.layers)
 
 
-# Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7.
-@pytest.mark.parametrize(("spec", "max_steps"), [(SPEC, 0.5), (MB_SPEC, 0.8)], ids=str)
+def _converter_ranges(q: object, folded: object, x: np.ndarray) -> None:
+    """Give each fake-quant layer of `q` the range the converter calibrates for its tensor: the
+    float model's min and max over the calibration images."""
+    import keras
+
+    names = [layer.name for layer in q.layers if layer.name.startswith("q_")]  # type: ignore[attr-defined]
+    probe = keras.Model(
+        folded.input,  # type: ignore[attr-defined]
+        [folded.input if n == "q_in" else folded.get_layer(n[2:]).output for n in names],  # type: ignore[attr-defined]
+    )
+    for name, out in zip(names, probe.predict(x, verbose=0), strict=True):
+        layer = q.get_layer(name)  # type: ignore[attr-defined]
+        layer.lo.assign(float(out.min()))
+        layer.hi.assign(float(out.max()))
+        layer.seen.assign(1.0)
+
+
+# Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7. Measured
+# over training seeds 0-2 (mean steps from TFLM's logits): SPEC 0.16-0.23, float 0.45-0.61;
+# MB_SPEC 0.39-0.44, float 0.70-1.22, and 0.59-0.71 without the widened projection ranges.
+@pytest.mark.parametrize(("spec", "max_steps"), [(SPEC, 0.35), (MB_SPEC, 0.6)], ids=str)
 def test_the_fake_quantized_model_computes_what_tflm_computes(
     spec: ArchSpec, max_steps: float
 ) -> None:
-    """With the ranges the converter calibrates (the same images), the QAT model's logits are
-    TFLM's int8 logits to within a fraction of one output step, closer than the float model's
-    (with residual adds only if QAT follows the converter's widened projection ranges: without
-    that MB_SPEC measured 0.77 steps, float 0.74, with it 0.70), and its classes agree."""
+    """With the ranges the converter calibrates, the QAT model's logits are TFLM's int8 logits
+    to within a fraction of one output step, much closer than the float model's, and its
+    classes agree; with residual adds only if QAT follows the converter's widened projection
+    ranges. (Ranges from QAT's own first batch differ from the converter's, which calibrates on
+    the float model, and put the two output grids apart by about half a step.)"""
     from tflite_micro import runtime
 
     from nas.data import load_task
@@ -173,8 +193,6 @@ def test_the_fake_quantized_model_computes_what_tflm_computes(
     res = train(spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=0, batch_size=32)
     folded = fold(res.model, spec)
     rep = d.x_train[:300]
-    q = qat_model(folded, spec)
-    q(rep, training=True)  # first training batch: ranges = this batch's min and max
     tflite = convert_int8(folded, rep)
     ip = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 20)
     iq = ip.get_input_details(0)["quantization_parameters"]
@@ -188,11 +206,23 @@ def test_the_fake_quantized_model_computes_what_tflm_computes(
         ip.invoke()
         tflm.append((ip.get_output(0)[0].astype(np.float32) - z_out) * s_out)
     t = np.array(tflm)
-    fq = q.predict(xs, verbose=0)
-    steps = np.abs(fq - t) / s_out
-    float_steps = np.abs(folded.predict(xs, verbose=0) - t) / s_out
-    assert steps.mean() < min(max_steps, float_steps.mean()), (steps.mean(), float_steps.mean())
+
+    def steps(widen: bool) -> tuple[float, np.ndarray]:
+        q = qat_model(folded, spec)
+        q(rep[:1])
+        _converter_ranges(q, folded, rep)
+        for layer in q.layers:
+            if not widen and hasattr(layer, "widen"):
+                layer.widen = None
+        fq = q.predict(xs, verbose=0)
+        return float(np.abs(fq - t).mean() / s_out), fq
+
+    qat_steps, fq = steps(widen=True)
+    float_steps = float(np.abs(folded.predict(xs, verbose=0) - t).mean() / s_out)
+    assert qat_steps < min(max_steps, 0.8 * float_steps), (qat_steps, float_steps)
     assert np.mean(fq.argmax(1) == t.argmax(1)) >= 0.97
+    if spec is MB_SPEC:
+        assert steps(widen=False)[0] > qat_steps + 0.1
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
