@@ -170,18 +170,11 @@ def _converter_ranges(q: object, folded: object, x: np.ndarray) -> None:
         layer.seen.assign(1.0)
 
 
-# Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7. Measured
-# over training seeds 0-2 (mean steps from TFLM's logits): SPEC 0.16-0.23, float 0.45-0.61;
-# MB_SPEC 0.39-0.44, float 0.70-1.22, and 0.59-0.71 without the widened projection ranges.
-@pytest.mark.parametrize(("spec", "max_steps"), [(SPEC, 0.35), (MB_SPEC, 0.6)], ids=str)
-def test_the_fake_quantized_model_computes_what_tflm_computes(
-    spec: ArchSpec, max_steps: float
-) -> None:
-    """With the ranges the converter calibrates, the QAT model's logits are TFLM's int8 logits
-    to within a fraction of one output step, much closer than the float model's, and its
-    classes agree; with residual adds only if QAT follows the converter's widened projection
-    ranges. (Ranges from QAT's own first batch differ from the converter's, which calibrates on
-    the float model, and put the two output grids apart by about half a step.)"""
+def _steps_from_tflm(spec: ArchSpec, seed: int) -> tuple[float, float, float, float]:
+    """Train `spec` on 8x8 digits for 3 epochs, convert it, and measure the mean distance, in
+    TFLM output steps, of the test logits from TFLM's int8 ones: the QAT model's (with the
+    converter's ranges), the float model's, and the QAT model's without widened projection
+    ranges; also the share of the QAT model's classes that TFLM's agree with."""
     from tflite_micro import runtime
 
     from nas.data import load_task
@@ -190,11 +183,10 @@ def test_the_fake_quantized_model_computes_what_tflm_computes(
     from nas.train import train
 
     d = load_task("digits").at_resolution(8)
-    res = train(spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=0, batch_size=32)
+    res = train(spec, d.x_train, d.y_train, d.x_val, d.y_val, epochs=3, seed=seed, batch_size=32)
     folded = fold(res.model, spec)
     rep = d.x_train[:300]
-    tflite = convert_int8(folded, rep)
-    ip = runtime.Interpreter.from_bytes(tflite, arena_size=1 << 20)
+    ip = runtime.Interpreter.from_bytes(convert_int8(folded, rep), arena_size=1 << 20)
     iq = ip.get_input_details(0)["quantization_parameters"]
     oq = ip.get_output_details(0)["quantization_parameters"]
     s_in, z_in = float(iq["scales"][0]), int(iq["zero_points"][0])
@@ -207,22 +199,41 @@ def test_the_fake_quantized_model_computes_what_tflm_computes(
         tflm.append((ip.get_output(0)[0].astype(np.float32) - z_out) * s_out)
     t = np.array(tflm)
 
-    def steps(widen: bool) -> tuple[float, np.ndarray]:
+    def logits(widen: bool) -> np.ndarray:
         q = qat_model(folded, spec)
         q(rep[:1])
         _converter_ranges(q, folded, rep)
         for layer in q.layers:
             if not widen and hasattr(layer, "widen"):
                 layer.widen = None
-        fq = q.predict(xs, verbose=0)
-        return float(np.abs(fq - t).mean() / s_out), fq
+        return np.asarray(q.predict(xs, verbose=0))
 
-    qat_steps, fq = steps(widen=True)
-    float_steps = float(np.abs(folded.predict(xs, verbose=0) - t).mean() / s_out)
-    assert qat_steps < min(max_steps, 0.8 * float_steps), (qat_steps, float_steps)
-    assert np.mean(fq.argmax(1) == t.argmax(1)) >= 0.97
+    def steps(y: np.ndarray) -> float:
+        return float(np.abs(y - t).mean() / s_out)
+
+    fq = logits(widen=True)
+    agree = float(np.mean(fq.argmax(1) == t.argmax(1)))
+    return steps(fq), steps(folded.predict(xs, verbose=0)), steps(logits(widen=False)), agree
+
+
+# Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7. Training is
+# not bit-exact across machines, so the test averages seeds 0-2. Measured per seed: SPEC 0.16-0.23
+# steps, float 0.45-0.61; MB_SPEC 0.39-0.44, float 0.70-1.22, and 0.59-0.71 without the widened
+# projection ranges; classes agree on 99.6-100 % of the test images.
+@pytest.mark.parametrize(("spec", "max_steps"), [(SPEC, 0.35), (MB_SPEC, 0.6)], ids=str)
+def test_the_fake_quantized_model_computes_what_tflm_computes(
+    spec: ArchSpec, max_steps: float
+) -> None:
+    """With the ranges the converter calibrates, the QAT model's logits are TFLM's int8 logits
+    to within a fraction of one output step, much closer than the float model's, and its
+    classes agree; with residual adds only if QAT follows the converter's widened projection
+    ranges. (Ranges from QAT's own first batch differ from the converter's, which calibrates on
+    the float model, and put the two output grids apart by about half a step.)"""
+    qat, flt, unwidened, agree = np.mean([_steps_from_tflm(spec, s) for s in range(3)], axis=0)
+    assert qat < min(max_steps, 0.8 * flt), (qat, flt)
+    assert agree >= 0.98
     if spec is MB_SPEC:
-        assert steps(widen=False)[0] > qat_steps + 0.1
+        assert unwidened > qat + 0.1, (unwidened, qat)
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
