@@ -129,6 +129,28 @@ def _trained_trials(studies: Path) -> int:
     return len(trained & complete)
 
 
+def _training(studies: Path, worker: int) -> bool:
+    """Whether a trial of search worker `worker` has reported an epoch and not yet ended."""
+    import optuna
+
+    ended = {s.value for s in optuna.trial.TrialState if s.is_finished()}
+    mine, reporting, done = set(), set(), set()
+    for log in studies.glob("*.log") if studies.exists() else []:
+        for line in log.read_text().splitlines():
+            try:
+                op = json.loads(line)
+            except ValueError:  # a line being written
+                continue
+            key = (log.name, op.get("trial_id"))
+            if (op.get("user_attr") or {}).get("worker") == worker:
+                mine.add(key)
+            if "intermediate_value" in op:
+                reporting.add(key)
+            if op.get("state") in ended:
+                done.add(key)
+    return bool((mine & reporting) - done)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_ctrl_c_or_kill_keeps_the_study_and_says_how_to_resume(
@@ -207,7 +229,8 @@ def test_workers_stop_when_the_main_process_dies(tracking_uri: str) -> None:
 
     try:
         deadline = time.monotonic() + 300
-        while not (_trained_trials(studies) and group()):  # a worker runs, a trial is stored
+        # a trial is stored, and the spawned worker (1) is inside one, training
+        while not (_trained_trials(studies) and group() and _training(studies, worker=1)):
             assert proc.poll() is None and time.monotonic() < deadline, "no trial or no worker"
             time.sleep(0.5)
         proc.kill()
