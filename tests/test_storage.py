@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,6 +93,22 @@ def test_two_processes_share_a_postgresql_study(postgres: str, tracking_uri: str
          "--search-only"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    # It creates the study and starts a trial before this process joins (it starts slower,
+    # and alone it could miss every trial of the eight).
+    storage = open_storage(postgres, Path("unused"))
+
+    def other_started() -> bool:
+        try:
+            study_id = storage.get_study_id_from_name("shared")
+        except KeyError:
+            return False
+        return bool(storage.get_all_trials(study_id, deepcopy=False))
+
+    deadline = time.monotonic() + 300
+    while not other_started():
+        assert other.poll() is None, other.communicate()[1]
+        assert time.monotonic() < deadline, "the other process started no trial"
+        time.sleep(0.5)
     recipe = Recipe(proxy_samples=100_000, proxy_epochs=3, final_epochs=2, batch_size=64)
     entry = run_search(
         board="l010", task="digits", trials=8, seed=0, recipe=recipe, tracking_uri=tracking_uri,
@@ -100,7 +117,7 @@ def test_two_processes_share_a_postgresql_study(postgres: str, tracking_uri: str
     _, err = other.communicate(timeout=600)
     assert other.returncode == 0, err
     assert "search-only: " in err
-    study = optuna.load_study(study_name="shared", storage=open_storage(postgres, Path("unused")))
+    study = optuna.load_study(study_name="shared", storage=storage)
     assert 8 <= len(study.trials) <= 9
     assert len({t.user_attrs["process"] for t in study.trials}) == 2  # both ran trials
     assert all(t.state != optuna.trial.TrialState.RUNNING for t in study.trials)
