@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import sigint_default
@@ -107,6 +109,18 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
     assert "search/history.png" in plots
 
 
+def _journal_ops(studies: Path) -> Iterator[tuple[tuple[str, Any], dict[str, Any]]]:
+    """Each operation written so far to the study journals under `studies`, with its trial's
+    key (journal, trial id); a line still being written is skipped."""
+    for log in studies.glob("*.log") if studies.exists() else []:
+        for line in log.read_text().splitlines():
+            try:
+                op = json.loads(line)
+            except ValueError:
+                continue
+            yield (log.name, op.get("trial_id")), op
+
+
 def _trained_trials(studies: Path) -> int:
     """Trials the journal records as finished (state COMPLETE) after training to the end.
 
@@ -116,16 +130,11 @@ def _trained_trials(studies: Path) -> int:
     import optuna
 
     complete, trained = set(), set()
-    for log in studies.glob("*.log") if studies.exists() else []:
-        for line in log.read_text().splitlines():
-            try:
-                op = json.loads(line)
-            except ValueError:  # a line being written
-                continue
-            if (op.get("user_attr") or {}).get("outcome") == "complete":
-                trained.add((log.name, op["trial_id"]))
-            if op.get("state") == optuna.trial.TrialState.COMPLETE.value and "trial_id" in op:
-                complete.add((log.name, op["trial_id"]))
+    for key, op in _journal_ops(studies):
+        if (op.get("user_attr") or {}).get("outcome") == "complete":
+            trained.add(key)
+        if op.get("state") == optuna.trial.TrialState.COMPLETE.value and "trial_id" in op:
+            complete.add(key)
     return len(trained & complete)
 
 
@@ -135,19 +144,13 @@ def _training(studies: Path, worker: int) -> bool:
 
     ended = {s.value for s in optuna.trial.TrialState if s.is_finished()}
     mine, reporting, done = set(), set(), set()
-    for log in studies.glob("*.log") if studies.exists() else []:
-        for line in log.read_text().splitlines():
-            try:
-                op = json.loads(line)
-            except ValueError:  # a line being written
-                continue
-            key = (log.name, op.get("trial_id"))
-            if (op.get("user_attr") or {}).get("worker") == worker:
-                mine.add(key)
-            if "intermediate_value" in op:
-                reporting.add(key)
-            if op.get("state") in ended:
-                done.add(key)
+    for key, op in _journal_ops(studies):
+        if (op.get("user_attr") or {}).get("worker") == worker:
+            mine.add(key)
+        if "intermediate_value" in op:
+            reporting.add(key)
+        if op.get("state") in ended:
+            done.add(key)
     return bool((mine & reporting) - done)
 
 
