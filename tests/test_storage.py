@@ -102,7 +102,9 @@ def test_two_processes_share_a_postgresql_study(postgres: str, tracking_uri: str
             study_id = storage.get_study_id_from_name("shared")
         except KeyError:
             return False
-        return bool(storage.get_all_trials(study_id, deepcopy=False))
+        # a trial begun, not the seed trial it queues (WAITING) before the study's attributes
+        begun = [s for s in optuna.trial.TrialState if s != optuna.trial.TrialState.WAITING]
+        return bool(storage.get_all_trials(study_id, deepcopy=False, states=begun))
 
     deadline = time.monotonic() + 300
     while not other_started():
