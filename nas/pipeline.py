@@ -372,6 +372,7 @@ def _run(
             status = (
                 f"trained {c['complete']} · infeasible {c['infeasible']} · pruned {c['pruned']}"
             )
+            status += "".join(f" · {k} {c[k]}" for k in ("repeat", "failed") if c[k])  # the rest
             if best is not None:
                 status += f" · best {best.val_accuracy:.3f}"
                 if str(best.spec) not in shown:  # the architecture gets a line of its own
