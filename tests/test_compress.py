@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -200,27 +202,25 @@ def _steps_from_tflm(spec: ArchSpec, seed: int) -> tuple[float, float, float, fl
         tflm.append((ip.get_output(0)[0].astype(np.float32) - z_out) * s_out)
     t = np.array(tflm)
 
-    def logits(widen: bool) -> np.ndarray:
+    def ranged(widen: bool) -> Any:  # a QAT model with the converter's ranges
         q = qat_model(folded, spec)
         q(rep[:1])
         _converter_ranges(q, folded, rep)
         for layer in q.layers:
             if not widen and hasattr(layer, "widen"):
                 layer.widen = None
-        return np.asarray(q.predict(xs, verbose=0))
+        return q
 
     def steps(y: np.ndarray) -> float:
         return float(np.abs(y - t).mean() / s_out)
 
-    fq = logits(widen=True)
+    reference = ranged(widen=True)
+    fq = np.asarray(reference.predict(xs, verbose=0))
     agree = float(np.mean(fq.argmax(1) == t.argmax(1)))
-    # QAT's own range tracking, from its first training batch (the same images): each range
-    # as a float pair, and the largest gap from the converter's, in shares of its width.
+    # QAT's own range tracking, from its first training batch (the same images): the largest
+    # gap of a range from the converter's, in shares of its width.
     tracked = qat_model(folded, spec)
     tracked(rep, training=True)
-    reference = qat_model(folded, spec)
-    reference(rep[:1])
-    _converter_ranges(reference, folded, rep)
     gap = 0.0
     for layer in tracked.layers:
         if layer.name.startswith("q_"):
@@ -228,8 +228,8 @@ def _steps_from_tflm(spec: ArchSpec, seed: int) -> tuple[float, float, float, fl
             lo, hi = float(ref.lo.numpy()), float(ref.hi.numpy())
             own = (float(layer.lo.numpy()), float(layer.hi.numpy()))
             gap = max(gap, abs(own[0] - lo) / (hi - lo), abs(own[1] - hi) / (hi - lo))
-    return (steps(fq), steps(folded.predict(xs, verbose=0)), steps(logits(widen=False)), agree,
-            gap)  # fmt: skip
+    unwidened = steps(ranged(widen=False).predict(xs, verbose=0))
+    return steps(fq), steps(folded.predict(xs, verbose=0)), unwidened, agree, gap
 
 
 # Rounding differences compound with depth: MB_SPEC has 12 int8 tensors to SPEC's 7. Training is
