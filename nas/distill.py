@@ -11,6 +11,7 @@ student's view, upsampled, loses 4 points on fashion (docs/RESULTS.md, "consiste
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,10 @@ DEFAULT_ALPHA = 0.5
 
 
 def check_params(temperature: float, alpha: float) -> None:
-    if not temperature > 0:
+    if not 0 < temperature < math.inf:
         raise TinyzooError(
-            f"--temperature must be above 0, got {temperature}; soft targets need T > 0 "
+            f"--temperature must be a number above 0, got {temperature}; soft targets need "
+            f"a finite T > 0 "
             f"(typical: 2 to 8, default {DEFAULT_TEMPERATURE})."
         )
     if not 0 <= alpha <= 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -62,14 +63,18 @@ RECIPES = {
 DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 
 
-def default_study(name: str, space: Any, seed: int, data: Any = None) -> str:
-    """`<zoo name>-<space>-<tag>-s<seed>`, the tag a hash of the space's choices: after a space
-    changes (dscnn gained stems of 40 and 48 channels), the same command starts a new study
-    instead of resuming one whose trials drew from other choices (which `run_study` refuses).
-    Given `data` (a user's folder), `-d<hash of its arrays>` follows the tag: the same command
-    on other recordings or images starts afresh instead of resuming trials scored on others."""
-    choices = json.dumps(space.choices(), sort_keys=True, default=list)
-    tag = hashlib.sha1(choices.encode()).hexdigest()[:6]
+def default_study(
+    name: str, space: Any, seed: int, data: Any = None, *, settings: dict[str, Any]
+) -> str:
+    """`<zoo name>-<space>-<tag>-s<seed>`, the tag a hash of the space's choices and of
+    `settings` (the budget, sampler and objectives, which `run_study` refuses to resume with
+    others): after a space changes (dscnn gained stems of 40 and 48 channels), or with a budget
+    field overridden, another sampler or other objectives, the same board's command starts its
+    own study instead of being refused by the one another command made. Given `data` (a user's
+    folder), `-d<hash of its arrays>` follows the tag: the same command on other recordings or
+    images starts afresh instead of resuming trials scored on others."""
+    key = json.dumps({"choices": space.choices(), **settings}, sort_keys=True, default=list)
+    tag = hashlib.sha1(key.encode()).hexdigest()[:6]
     if data is not None:
         tag += f"-d{data.fingerprint[:6]}"
     return f"{name}-{space.name}-{tag}-s{seed}"
@@ -194,7 +199,7 @@ def run_search(
 
     from nas.data import load_task
     from nas.data._dataset import AUGMENT_MIN_EPOCHS
-    from nas.search import check_feasible, check_run, check_sampler
+    from nas.search import check_feasible, check_resume, check_run, check_sampler, study_attrs
     from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
@@ -234,9 +239,18 @@ def run_search(
     if finalists is not None:
         recipe = replace(recipe, finalists=finalists)
     name = zoo_name(data.name, b, budget)
-    study_name = study_name or default_study(name, sp, seed, data if data_dir is not None else None)
+    settings = {"budget": budget.to_dict(), "sampler": sampler, "objectives": list(objectives)}
+    own = data if data_dir is not None else None
+    study_name = study_name or default_study(name, sp, seed, own, settings=settings)
     journal = _studies_dir(tracking_uri) / f"{study_name}.log"
-    study_storage = open_storage(storage, journal)  # an unreachable server fails here
+    # An unreachable server fails here; a journal is only read if there is one (a run refused
+    # below leaves no empty journal behind).
+    study_storage = open_storage(storage, journal) if storage or journal.exists() else None
+    identity = {"board": b.name if b else None, "task": data.name,
+                "data": data.fingerprint if data_dir is not None else None}  # fmt: skip
+    if study_storage is not None:  # a study resumed with other settings: refused before output
+        check_resume(study_attrs(study_storage, study_name), study_name, space=sp.name,
+                     budget=budget, sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
     where = journal if storage is None else redact(storage)
     # A wrong --teacher fails here, before any output; a missing teacher is trained here.
     distil = Distil(
@@ -252,6 +266,7 @@ def run_search(
         temperature=temperature,
         alpha=alpha,
     )
+    study_storage = study_storage or open_storage(None, journal)
     trained_on = data.for_epochs(recipe.final_epochs)  # the teacher keeps its own recipe
     if trained_on is not data:
         console.print(
@@ -301,6 +316,7 @@ def run_search(
             remote=storage is not None,
             search_only=search_only,
             objectives=objectives,
+            identity=identity,
             study_name=study_name,
             tracking_uri=tracking_uri,
             console=console,
@@ -348,6 +364,7 @@ def _run(
     remote: bool,
     search_only: bool,
     objectives: tuple[str, ...],
+    identity: dict[str, str | None],
     study_name: str,
     tracking_uri: str | None,
     console: Any,
@@ -406,6 +423,7 @@ def _run(
                 on_end=wait_for_workers,
                 objectives=objectives,
                 sampler=job.sampler,
+                identity=identity,
             )
         except BaseException:
             if pool is not None:
@@ -428,9 +446,12 @@ def _run(
             f"no feasible architecture was trained in {sum(result.outcomes.values())} trials "
             f"({dict(result.outcomes)}). Run more --trials or loosen the budget."
         )
+    ranked = result.ranked
+    if compress.prune is not None:  # before the hours of full training, not after them
+        ranked = prunable(ranked, compress.prune, space, console)
     keep = Path(job.journal).with_suffix(".finals")
     finalists = _full_fidelity(
-        result.ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
+        ranked[: recipe.finalists], data=data, recipe=recipe, seed=seed, distil=distil,
         console=console, keep=keep,
     )  # fmt: skip
     from nas.train import remove_checkpoints
@@ -476,6 +497,31 @@ def _run(
         f"none of the top {recipe.finalists} architectures fits once measured on TFLM; "
         "nothing was registered. Loosen the budget or run more --trials."
     )
+
+
+def prunable(ranked: list[Any], fraction: float, space: Any, console: Any) -> list[Any]:
+    """The candidates of `ranked` that channel pruning can take `fraction` of the MACs from
+    (`check_prune_reachable` judged by the space's largest member, a search may train only
+    smaller ones); a TinyzooError when none can, before any of them is trained in full."""
+    from nas.prune import max_fraction
+
+    most = {c.trial: max_fraction(c.spec, space) for c in ranked}
+    ok = [c for c in ranked if most[c.trial] >= fraction]
+    if not ok:
+        best = math.floor(max(most.values()) * 100) / 100
+        instead = f"--prune {best:g} or less" if best > 0 else "no --prune"
+        raise TinyzooError(
+            f"--prune {fraction:g} cannot be reached by any of the {len(ranked)} architectures "
+            f"the search trained: channel pruning removes at most {100 * max(most.values()):.1f} "
+            f"% of one's MACs. Nothing was registered; use {instead} (the finished trials are "
+            "kept: the same command with that resumes the study)."
+        )
+    if len(ok) < len(ranked):
+        console.print(
+            f"{len(ranked) - len(ok)} of {len(ranked)} trained architectures cannot lose "
+            f"{100 * fraction:g} % of their MACs to --prune; the finalists come from the rest"
+        )
+    return ok
 
 
 def _full_fidelity(
@@ -787,7 +833,7 @@ def register_bundle(
     bundle = Path(tempfile.mkdtemp(prefix="tinyzoo-bundle-"))
     try:
         (bundle / "model.tflite").write_bytes(tflite)
-        write_c_sources(tflite, bundle, arena_bytes=arena)
+        write_c_sources(tflite, bundle, arena_bytes=arena, labels=entry["labels"])
         (bundle / "profile.json").write_text(
             json.dumps(
                 {

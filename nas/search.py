@@ -21,7 +21,9 @@ from nas.profile import Profile, profile_for_budget
 from searchspaces import ArchSpec, Space
 from searchspaces._registry import Geometry
 
-__all__ = ["Candidate", "SearchResult", "check_feasible", "run_study"]
+__all__ = [
+    "Candidate", "SearchResult", "check_feasible", "check_resume", "run_study", "study_attrs",
+]  # fmt: skip
 
 OUTCOMES = ("complete", "infeasible", "pruned", "repeat", "failed")
 PROCESS = f"{socket.gethostname()}:{os.getpid()}"  # which process ran a trial (several may)
@@ -175,6 +177,47 @@ def check_feasible(space: Space, geometry: Geometry, budget: Budget) -> Profile:
     return p
 
 
+def study_attrs(storage: Any, study_name: str) -> dict[str, Any] | None:
+    """The attributes of the study named `study_name` in `storage`, or None when it has none:
+    read without creating it, so that a run can be refused before it trains or prints."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    return dict(storage.get_study_user_attrs(study_id))
+
+
+def check_resume(
+    meta: dict[str, Any] | None,
+    study_name: str,
+    *,
+    space: str,
+    budget: Budget,
+    sampler: str,
+    objectives: tuple[str, ...],
+    identity: dict[str, str | None] | None = None,
+) -> None:
+    """Refuse to go on with a study (its attributes `meta`) that was started with another
+    space, budget, sampler or objectives, or (where the study recorded them) another board,
+    task or data: its finished trials were scored for something else."""
+    if not meta:
+        return
+    asked = {
+        "objectives": (meta.get("objectives", ["accuracy"]), list(objectives)),
+        "space": (meta.get("space"), space),
+        "budget": (meta.get("budget"), budget.to_dict()),
+        "--sampler": (meta.get("sampler", "tpe"), sampler),
+        **{key: (meta[key], value) for key, value in (identity or {}).items() if key in meta},
+    }
+    for what, (then, now) in asked.items():
+        if then != now:
+            raise TinyzooError(
+                f"study {study_name!r} was started with {what} {then!r}; this run asks for "
+                f"{now!r}, and its finished trials were scored for the other. Use another "
+                "--study name (or none: the default name follows these settings)."
+            )
+
+
 # trainer(spec, seed, report) -> val accuracy; report(epoch, acc) returns True to stop (prune)
 Trainer = Callable[[ArchSpec, int, Callable[[int, float], bool]], float]
 
@@ -196,6 +239,7 @@ def run_study(
     on_end: Callable[[], None] | None = None,
     objectives: tuple[str, ...] = ("accuracy",),
     sampler: str = "tpe",
+    identity: dict[str, str | None] | None = None,
 ) -> SearchResult:
     """Run `trials` trials in all (finished ones in `storage` count), then rank what trained.
 
@@ -205,7 +249,8 @@ def run_study(
     for the others). `objectives` ("accuracy", "latency") makes it a Pareto search of
     accuracy against the board's latency estimate: no pruning then (Optuna prunes only
     single-objective studies), and the front is ranked first. `sampler` "random" replaces
-    TPE by Optuna's RandomSampler (a baseline: bench/search.py); all else stays.
+    TPE by Optuna's RandomSampler (a baseline: bench/search.py); all else stays. `identity`
+    (board, task, data fingerprint) is recorded with the study: see `check_resume`.
     """
     import optuna
 
@@ -228,23 +273,8 @@ def run_study(
         # Epoch-0 accuracy is too noisy to judge by; compare from the second epoch on.
         pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1),
     )
-    meta = study.user_attrs
-    if meta and meta.get("objectives", ["accuracy"]) != list(objectives):
-        raise TinyzooError(
-            f"study {study_name!r} was started with objectives {meta.get('objectives', ['accuracy'])}; "
-            f"this run asks for {list(objectives)}. Use another --study name."
-        )
-    if meta and (meta.get("space") != space.name or meta.get("budget") != budget.to_dict()):
-        raise TinyzooError(
-            f"study {study_name!r} was started with space {meta.get('space')!r} and budget "
-            f"{meta.get('budget')}; this run asks for {space.name!r} and {budget.to_dict()}. "
-            "Use another --study name."
-        )
-    if meta and meta.get("sampler", "tpe") != sampler:
-        raise TinyzooError(
-            f"study {study_name!r} was started with --sampler {meta.get('sampler', 'tpe')}; this "
-            f"run asks for {sampler}. Use another --study name."
-        )
+    check_resume(study.user_attrs, study_name, space=space.name, budget=budget,
+                 sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
     _check_choices(study, space, geometry)
     if not study.trials and sampler == "tpe" and worker == 0:
         seed_params = _seed_trial(space, geometry, budget)
@@ -256,6 +286,8 @@ def run_study(
     study.set_user_attr("budget", budget.to_dict())
     if multi:  # single-objective studies keep the attributes they always had
         study.set_user_attr("objectives", list(objectives))
+    for key, value in (identity or {}).items():
+        study.set_user_attr(key, value)
 
     def counts() -> Counter[str]:
         c: Counter[str] = Counter()

@@ -67,6 +67,18 @@ def test_tinyzoo_entry_point_help() -> None:
     assert time.perf_counter() - t < 2.0  # interpreter start included
 
 
+def test_search_help_gives_the_distillation_defaults_in_use(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+
+    with pytest.raises(SystemExit):
+        main(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help
+    assert f"(default {DEFAULT_TEMPERATURE:g}, chosen on validation data" in text
+    assert f"0 to 1 (default {DEFAULT_ALPHA:g}, chosen with T)" in text
+
+
 # --- boards -------------------------------------------------------------------------------
 
 

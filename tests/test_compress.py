@@ -9,6 +9,7 @@ import pytest
 
 from nas.errors import TinyzooError
 from searchspaces import ArchSpec, get_space
+from searchspaces._registry import Geometry
 
 SPEC = ArchSpec.parse("r8x8x1_c3s1c16_ds3s1c24_ds5s2c32_gap_fc10")
 # Inverted residuals: the stem and block 1 share channels (a residual chain), as do blocks 2-3.
@@ -69,6 +70,33 @@ def test_a_target_below_the_spaces_narrowest_channels_is_refused_with_the_most_i
     for bad in (0.0, 1.0, -0.2, 1.5):
         with pytest.raises(TinyzooError, match="above 0 and below 1"):
             plan(SPEC, bad, space)
+
+
+def test_finalists_that_cannot_reach_the_prune_target_are_dropped_before_full_training() -> None:
+    """The up-front check passes a target the space's largest member reaches; the search may
+    train only smaller architectures, which are sorted out before their hours of training."""
+    import io
+
+    from rich.console import Console
+
+    from nas.pipeline import prunable
+    from nas.prune import max_fraction
+    from nas.search import Candidate
+
+    space = get_space("dscnn")
+    g = Geometry(resolutions=(8,), channels=1, num_classes=10)
+    small, large = space.smallest(g), space.largest(g)
+    assert max_fraction(small, space) < 0.3 < max_fraction(large, space)
+    ranked = [Candidate(small, 0.9, trial=0), Candidate(large, 0.8, trial=1)]
+    said = io.StringIO()
+    assert prunable(ranked, 0.3, space, Console(file=said)) == ranked[1:]
+    assert "1 of 2 trained architectures cannot lose 30 % of their MACs" in said.getvalue()
+    with pytest.raises(
+        TinyzooError, match=r"any of the 1 architectures .* 0\.0 % .* use no --prune"
+    ):
+        prunable(ranked[:1], 0.3, space, Console(file=io.StringIO()))
+    with pytest.raises(TinyzooError, match=r"any of the 1 architectures .* use --prune 0\.96 or"):
+        prunable(ranked[1:], 0.97, space, Console(file=io.StringIO()))
 
 
 def test_pruning_keeps_the_largest_channels_and_their_exact_function() -> None:

@@ -14,8 +14,10 @@ from searchspaces import ArchSpec, get_space
 
 @pytest.mark.parametrize(
     ("temperature", "alpha", "fragment"),
-    [(0.0, 0.5, "--temperature must be above 0"), (-1.0, 0.5, "--temperature"),
-     (4.0, -0.1, "--alpha must be in [0, 1]"), (4.0, 1.5, "--alpha")],
+    [(0.0, 0.5, "--temperature must be a number above 0"), (-1.0, 0.5, "--temperature"),
+     (float("inf"), 0.5, "finite"), (float("nan"), 0.5, "--temperature"),
+     (4.0, -0.1, "--alpha must be in [0, 1]"), (4.0, 1.5, "--alpha"),
+     (4.0, float("nan"), "--alpha")],
 )  # fmt: skip
 def test_bad_parameters_are_one_clear_error(
     temperature: float, alpha: float, fragment: str

@@ -176,7 +176,7 @@ def test_a_speech_commands_folder_gets_the_twelve_classes_and_its_lists(tmp_path
 @pytest.mark.parametrize(
     "case",
     ["one class", "unreadable", "empty class", "no samples", "cut mid-sample", "cut in header",
-     "mixed with images"],
+     "mixed with images", "rate 0", "list not utf-8"],
 )  # fmt: skip
 def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
     from nas.data import load_task
@@ -200,6 +200,15 @@ def test_bad_speech_folders_are_one_line(tmp_path: Path, case: str) -> None:
 
         Image.new("L", (8, 8), 0).save(tmp_path / "no" / "photo.png")
         match = r"mixes 1 image\(s\) and 10 \.wav recording\(s\)"
+    elif case == "rate 0":  # a header the wave module accepts; resampling from it would divide by 0
+        _write_wav(tmp_path / "no" / "zero.wav", np.zeros(100), 8000)
+        with open(tmp_path / "no" / "zero.wav", "r+b") as f:
+            f.seek(24)
+            f.write(bytes(4))
+        match = r"cannot read audio .*zero\.wav.*: sample rate 0 Hz \(not 4,000 to 384,000 Hz\)"
+    elif case == "list not utf-8":
+        (tmp_path / "validation_list.txt").write_bytes("yes/caf\xe9.wav\n".encode("latin-1"))
+        match = r"cannot read .*validation_list\.txt.*save it as UTF-8"
     elif case == "empty class":
         (tmp_path / "up").mkdir()
         match = r"class 'up' .* has no \.wav files"

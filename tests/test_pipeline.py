@@ -84,6 +84,9 @@ def test_search_registers_a_verified_model_that_pulls(tracking_uri: str, tmp_pat
     assert max(v.arena_bytes, v.recorded_total) == entry.arena_bytes
     assert profile_tflite(tflite).activation_bytes == v.head_bytes == entry.activation_bytes
     assert f"kTensorArenaSize = {entry.arena_bytes};" in (out / "model_data.h").read_text()
+    labels = "".join(f'    "{label}",\n' for label in entry.labels)  # class names in C
+    assert f"kLabels[] = {{\n{labels}}};" in (out / "model_data.cc").read_text()
+    assert "kLabels[best]" in (out / "main.cc").read_text()
     profile = json.loads((out / "profile.json").read_text())
     assert profile["macs"] == entry.macs and profile["layers"]
     # The latency estimate of the registered (pruned) model on its board, labelled as such.
@@ -400,13 +403,15 @@ def test_a_full_training_interrupted_mid_way_goes_on_from_its_last_epoch(
     assert not list((tmp_path / "finals").glob("*.epoch.npz"))  # done: only the kept model
 
 
-def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
+def test_a_study_resumed_under_another_budget_is_refused_before_anything_runs(
     tracking_uri: str,
 ) -> None:
+    import io
     import multiprocessing
 
     import optuna
     from optuna.storages.journal import JournalFileBackend
+    from rich.console import Console
 
     from nas.errors import TinyzooError
 
@@ -416,11 +421,13 @@ def test_a_study_resumed_under_another_budget_is_refused_before_workers_start(
     study = optuna.create_study(study_name="mine", storage=storage)
     study.set_user_attr("space", "dscnn")
     study.set_user_attr("budget", {"ram_bytes": 1, "flash_bytes": 1, "max_macs": None})
-    with pytest.raises(TinyzooError, match="was started with space 'dscnn' and budget"):
+    said = io.StringIO()
+    with pytest.raises(TinyzooError, match=r"was started with budget \{'ram_bytes': 1, "):
         run_search(
             board="l010", task="digits", trials=3, teacher="none", workers=2,
-            study_name="mine", tracking_uri=tracking_uri,
+            study_name="mine", tracking_uri=tracking_uri, console=Console(file=said),
         )  # fmt: skip
+    assert said.getvalue() == ""  # refused before the header, the teacher and the progress bar
     assert multiprocessing.active_children() == []
     assert len(optuna.load_study(study_name="mine", storage=storage).trials) == 0
 

@@ -42,6 +42,9 @@ def test_fresh_store_pulls_fashion_nano33ble(shipped_store: str, tmp_path: Path,
         "profile.json",
         "README.md",
     } <= files
+    labels = json.loads((SHIPPED / "fashion-nano33ble" / "entry.json").read_text())["labels"]
+    names = "".join(f'    "{label}",\n' for label in labels)  # class names in C
+    assert f"kLabels[] = {{\n{names}}};" in (tmp_path / "m" / "model_data.cc").read_text()
     shipped = (SHIPPED / "fashion-nano33ble" / "model.tflite").read_bytes()
     assert (tmp_path / "m" / "model.tflite").read_bytes() == shipped
 

@@ -66,7 +66,7 @@ def test_infeasible_trials_never_reach_training(sampler: str, budget: Budget) ->
     assert result.ranked and all(c.spec in trained for c in result.ranked)
     assert result.ranked[0].val_accuracy > 0.3  # real learning happened, even in 4 epochs
     other = "random" if sampler == "tpe" else "tpe"
-    with pytest.raises(TinyzooError, match=f"started with --sampler {sampler}; .* {other}"):
+    with pytest.raises(TinyzooError, match=f"started with --sampler '{sampler}'; .* '{other}'"):
         run_study(
             space=get_space("dscnn"), geometry=data.geometry(), budget=budget, trainer=trainer,
             trials=10, timeout=None, seed=1, storage=storage, study_name="t", sampler=other,
@@ -287,27 +287,67 @@ def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> 
     _check_choices(now, get_space("dscnn"), g)
 
 
-def test_the_default_study_name_changes_with_the_space_s_choices() -> None:
+def test_a_study_refuses_another_board_task_or_data_where_it_recorded_them() -> None:
+    """f446 and max78000 have the same budget; the board decides the latency estimate and the
+    zoo name, so a study of one is not resumed for the other. Studies from before the board,
+    task and data were recorded resume as they did."""
+    import optuna
+
+    from nas.search import check_resume, study_attrs
+
+    storage = optuna.storages.InMemoryStorage()
+    assert study_attrs(storage, "s") is None  # read, not created
+    assert optuna.get_all_study_names(storage) == []
+    study = optuna.create_study(study_name="s", storage=storage)
+    f446 = budget_for(get_board("f446"))
+    assert f446.to_dict() == budget_for(get_board("max78000")).to_dict()
+    for key, value in {"space": "dscnn", "budget": f446.to_dict(), "board": "f446",
+                       "task": "digits", "data": None}.items():  # fmt: skip
+        study.set_user_attr(key, value)
+    meta = study_attrs(storage, "s")
+    same = {"board": "f446", "task": "digits", "data": None}
+    kw = {"space": "dscnn", "budget": f446, "sampler": "tpe", "objectives": ("accuracy",)}
+    check_resume(meta, "s", **kw, identity=same)
+    check_resume(meta, "s", **kw)  # a worker on this machine: the main process checked
+    for key, other in (("board", "max78000"), ("task", "my-words"), ("data", "3f2a")):
+        with pytest.raises(TinyzooError, match=f"started with {key} .*this run asks for '{other}'"):
+            check_resume(meta, "s", **kw, identity={**same, key: other})
+    old = {k: v for k, v in meta.items() if k not in same}  # recorded before this check
+    check_resume(old, "s", **kw, identity={**same, "board": "max78000"})
+
+
+def test_the_default_study_name_changes_with_what_a_resume_is_checked_against() -> None:
     from dataclasses import replace
 
+    from nas.boards import budget_for, get_board
     from nas.pipeline import default_study
 
     dscnn = get_space("dscnn")
-    name = default_study("kws-nano33ble", dscnn, 0)
+    nano = get_board("nano33ble")
+    plain = {"budget": budget_for(nano).to_dict(), "sampler": "tpe", "objectives": ["accuracy"]}
+    name = default_study("kws-nano33ble", dscnn, 0, settings=plain)
     assert name.startswith("kws-nano33ble-dscnn-") and name.endswith("-s0")
-    assert default_study("kws-nano33ble", get_space("dscnn"), 0) == name  # stable
+    assert default_study("kws-nano33ble", get_space("dscnn"), 0, settings=dict(plain)) == name
     before = replace(dscnn, stem_channels=(4, 8, 12, 16, 24, 32))  # as before 40 and 48
-    assert default_study("kws-nano33ble", before, 0) != name
+    assert default_study("kws-nano33ble", before, 0, settings=plain) != name
+    # The same board's zoo name with a budget field overridden, another sampler or other
+    # objectives: run_study would refuse to resume the plain command's study with them.
+    for other in (
+        {**plain, "budget": budget_for(nano, max_flash=16_000).to_dict()},
+        {**plain, "sampler": "random"},
+        {**plain, "objectives": ["accuracy", "latency"]},
+    ):
+        assert default_study("kws-nano33ble", dscnn, 0, settings=other) != name
     # A user's folder: its arrays are in the name, so other data starts another study.
     from nas.data import load_task
 
     digits = load_task("digits")
-    other = replace(digits, y_test=digits.y_test[::-1].copy())
-    with_data = default_study("mine-l010", dscnn, 0, digits)
+    other_data = replace(digits, y_test=digits.y_test[::-1].copy())
+    with_data = default_study("mine-l010", dscnn, 0, digits, settings=plain)
     assert with_data.startswith("mine-l010-dscnn-") and with_data.endswith("-s0")
-    assert with_data != default_study("mine-l010", dscnn, 0)
-    assert default_study("mine-l010", dscnn, 0, digits) == with_data
-    assert default_study("mine-l010", dscnn, 0, other) != with_data
+    assert with_data != default_study("mine-l010", dscnn, 0, settings=plain)
+    assert default_study("mine-l010", dscnn, 0, digits, settings=plain) == with_data
+    assert default_study("mine-l010", dscnn, 0, other_data, settings=plain) != with_data
 
 
 def test_an_image_search_starts_from_the_widest_member_narrowed_to_fit() -> None:

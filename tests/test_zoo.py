@@ -331,7 +331,8 @@ def test_pretrained_import_is_idempotent(tracking_uri: str, tmp_path: Path) -> N
     out = zoo.pull("digits-l010", tmp_path / "out")
     expected = tmp_path / "expected"
     expected.mkdir()
-    write_c_sources(TINY, expected, arena_bytes=imported.arena_bytes)
+    write_c_sources(TINY, expected, arena_bytes=imported.arena_bytes, labels=imported.labels)
+    assert "kLabels" in (expected / "model_data.h").read_text()  # the class names came along
     for f in ("model_data.h", "model_data.cc", "main.cc"):
         assert (out / f).read_bytes() == (expected / f).read_bytes(), f
 

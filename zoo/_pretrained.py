@@ -111,7 +111,10 @@ def _import(client: Any, entry: Shipped) -> ZooEntry:
             raise TinyzooError(
                 f"shipped entry {entry.path}/entry.json lacks metrics.arena_bytes; fix it."
             ) from None
-        write_c_sources((bundle / "model.tflite").read_bytes(), bundle, arena_bytes=arena)
+        write_c_sources(
+            (bundle / "model.tflite").read_bytes(), bundle, arena_bytes=arena,
+            labels=data.get("labels"),
+        )  # fmt: skip
         return register_with(client, bundle)
 
 

@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage",
         metavar="URL",
         help="keep the study in this database (postgresql://USER:PW@HOST/DB) so that "
-        "processes on several machines share it (default: a journal file beside the zoo)",
+        "processes on several machines share it (default: a journal file in studies/ beside "
+        "the zoo's sqlite store; for a server store, in ~/.cache/tinyzoo/studies)",
     )
     s.add_argument(
         "--objectives",
@@ -213,12 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--temperature",
         type=float,
         metavar="T",
-        help="distillation temperature (default: chosen on validation, see docs/RESULTS.md)",
+        help="distillation temperature, above 0 (default 2, chosen on validation data: "
+        "docs/RESULTS.md)",
     )
     s.add_argument(
         "--alpha",
         type=float,
-        help="weight of the hard labels in distillation, 0 to 1 (default: chosen on validation)",
+        help="weight of the hard labels in distillation, 0 to 1 (default 0.5, chosen with T)",
     )
     s.add_argument(
         "--prune",

@@ -378,6 +378,7 @@ def load_kws(seed: int = 0) -> Dataset:
 # --- a user's recordings: the Speech Commands layout ------------------------------------------
 
 BACKGROUND = "_background_noise_"
+MIN_RATE, MAX_RATE = 4_000, 384_000  # sample rates a recording may have (resampled to 16 kHz)
 SPEECH_FRACTIONS = (0.8, 0.1)  # train, val when the folder has no validation/testing lists
 
 
@@ -393,6 +394,8 @@ def _read_wav(path: Path) -> np.ndarray:
             raise ValueError(f"{8 * width}-bit samples")
         if not raw:
             raise ValueError("no samples")
+        if not MIN_RATE <= rate <= MAX_RATE:  # 0 would divide by zero; 1 Hz, a huge resample
+            raise ValueError(f"sample rate {rate} Hz (not {MIN_RATE:,} to {MAX_RATE:,} Hz)")
         # Cut inside a sample. A file cut between samples reads as a shorter recording, as does
         # one streamed from a recorder with 0xFFFFFFFF for its length, which the header holds.
         if len(raw) % (channels * width):
@@ -430,7 +433,15 @@ def _wavs(folder: Path) -> list[Path]:
 
 def _listed(root: Path, name: str) -> set[str]:
     f = root / name
-    return set(f.read_text().split()) if f.is_file() else set()
+    if not f.is_file():
+        return set()
+    try:
+        return set(f.read_text(encoding="utf-8").split())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TinyzooError(
+            f"cannot read {str(f)!r}: {exc}. It lists one clip path per line (Speech Commands' "
+            "format); save it as UTF-8 text, or delete it to split the clips at random."
+        ) from None
 
 
 def load_speech_folder(root: Path, *, name: str, seed: int = 0) -> Dataset:
