@@ -228,6 +228,7 @@ def run_search(
         max_weights=max_weights,
     )
     sp = get_space(space)
+    studies = _studies_dir(tracking_uri)  # a bad --tracking-uri fails here, before the data
     data = load_task(task, data_dir=data_dir, seed=seed)
     geometry = data.geometry()
     check_feasible(sp, geometry, budget)  # before any training
@@ -242,7 +243,7 @@ def run_search(
     settings = {"budget": budget.to_dict(), "sampler": sampler, "objectives": list(objectives)}
     own = data if data_dir is not None else None
     study_name = study_name or default_study(name, sp, seed, own, settings=settings)
-    journal = _studies_dir(tracking_uri) / f"{study_name}.log"
+    journal = studies / f"{study_name}.log"
     # An unreachable server fails here; a journal is only read if there is one (a run refused
     # below leaves no empty journal behind).
     study_storage = open_storage(storage, journal) if storage or journal.exists() else None

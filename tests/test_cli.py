@@ -306,6 +306,14 @@ def test_list_show_pull_round_trip(
     code, out, _ = run(capsys, "pull", "digits-l010", "-o", str(dest))
     assert code == 0 and "sha256 verified" in out and "model.tflite" in out
     assert (dest / "model.tflite").read_bytes() == TINY
+    code, out, _ = run(capsys, "pull", "digits-l010@latest", "-o", str(dest))  # again: updated
+    assert code == 0 and "sha256 verified" in out
+    other = tmp_path / "other"  # a folder another model was pulled into: not mixed with it
+    other.mkdir()
+    (other / "entry.json").write_text(json.dumps({"name": "kws-32k"}))
+    code, _, err = run(capsys, "pull", "digits-l010", "-o", str(other))
+    assert_one_line_error(code, err, "holds model 'kws-32k'", "another -o")
+    assert sorted(p.name for p in other.iterdir()) == ["entry.json"]
 
     code, _, err = run(capsys, "show", "digits-l01")
     assert_one_line_error(code, err, "Did you mean 'digits-l010'")
@@ -326,6 +334,8 @@ def test_tracking_uri_option_overrides_the_environment(
     code, out, _ = run(capsys, "list", "--json", "--tracking-uri", other)
     assert (code, json.loads(out)) == (0, [])
     assert (tmp_path / "other" / "zoo.db").exists()
+    code, _, err = run(capsys, "list", "--tracking-uri", f"sqlite:///{tmp_path / 'other'}")
+    assert_one_line_error(code, err, "names a folder, not a database file", "zoo.db")
 
 
 def test_ui_refuses_a_server_uri(capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -419,6 +420,12 @@ def pull(ref: str, out_dir: str | Path | None = None, *, tracking_uri: str | Non
     out = Path(out_dir) if out_dir is not None else Path("models") / entry.name
     if out.exists() and not out.is_dir():
         raise TinyzooError(f"output {str(out)!r} exists and is not a directory; pick another -o.")
+    held = _pulled_name(out)
+    if held is not None and held != entry.name:  # its files would mix with this one's
+        raise TinyzooError(
+            f"output folder {str(out)!r} holds model {held!r}; pull {entry.name!r} into "
+            "another -o (or delete that folder first)."
+        )
     with _downloaded(client, mv) as bundle:
         for filename in entry.sha256:
             _verify(entry, bundle / filename, filename)
@@ -433,6 +440,15 @@ def pull(ref: str, out_dir: str | Path | None = None, *, tracking_uri: str | Non
         for filename in entry.sha256:
             shutil.move(str(bundle / filename), str(out / filename))
     return out
+
+
+def _pulled_name(folder: Path) -> str | None:
+    """The name of the model a pull left in `folder` (its entry.json), else None."""
+    try:
+        name = json.loads((folder / "entry.json").read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 def load(ref: str, *, tracking_uri: str | None = None) -> LoadedModel:

@@ -50,6 +50,12 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
             "for a sqlite file, http(s)://host:port for an MLflow server, or leave it unset "
             "for the project's embedded store."
         )
+    db = sqlite_path(uri)
+    if db is not None and db.is_dir():  # sqlite would retry opening it for minutes
+        raise TinyzooError(
+            f"tracking URI {uri!r} names a folder, not a database file. Use "
+            f"sqlite:///{db / 'tinyzoo.db'} (created on first use), or leave it unset."
+        )
     return uri
 
 
