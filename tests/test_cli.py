@@ -306,6 +306,7 @@ def test_list_show_pull_round_trip(
     code, out, _ = run(capsys, "pull", "digits-l010", "-o", str(dest))
     assert code == 0 and "sha256 verified" in out and "model.tflite" in out
     assert (dest / "model.tflite").read_bytes() == TINY
+    assert json.loads((dest / "entry.json").read_text())["name"] == "digits-l010"  # says whose
     code, out, _ = run(capsys, "pull", "digits-l010@latest", "-o", str(dest))  # again: updated
     assert code == 0 and "sha256 verified" in out
     other = tmp_path / "other"  # a folder another model was pulled into: not mixed with it
