@@ -10,6 +10,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,7 @@ DEFAULT_RECIPE = Recipe(proxy_samples=5000, proxy_epochs=5, final_epochs=20)
 
 
 def default_study(
-    name: str, space: Any, seed: int, data: Any = None, *, settings: dict[str, Any]
+    name: str, space: Any, seed: int, data: Any = None, *, settings: dict[str, Any] | None = None
 ) -> str:
     """`<zoo name>-<space>-<tag>-s<seed>`, the tag a hash of the space's choices and of
     `settings` (the budget, sampler and objectives, which `run_study` refuses to resume with
@@ -72,12 +73,40 @@ def default_study(
     field overridden, another sampler or other objectives, the same board's command starts its
     own study instead of being refused by the one another command made. Given `data` (a user's
     folder), `-d<hash of its arrays>` follows the tag: the same command on other recordings or
-    images starts afresh instead of resuming trials scored on others."""
-    key = json.dumps({"choices": space.choices(), **settings}, sort_keys=True, default=list)
+    images starts afresh instead of resuming trials scored on others. Without `settings`: the
+    name before 2026-11-29 (the choices alone), which a search still resumes (`_pick_study`)."""
+    key = json.dumps(
+        space.choices() if settings is None else {"choices": space.choices(), **settings},
+        sort_keys=True, default=list,
+    )  # fmt: skip
     tag = hashlib.sha1(key.encode()).hexdigest()[:6]
     if data is not None:
         tag += f"-d{data.fingerprint[:6]}"
     return f"{name}-{space.name}-{tag}-s{seed}"
+
+
+def _pick_study(
+    names: list[str], studies: Path, url: str | None, resumable: Callable[[str, Any], bool]
+) -> tuple[str, Path, Any]:
+    """The study to run: (name, journal, storage or None). The first of `names` that exists
+    and is `resumable` (which raises for the first name: a named or today's default study
+    started with other settings is refused; the later names are older default names, skipped
+    then), else the first name, new. The storage is None for a journal not yet written."""
+    from nas.search import study_attrs
+
+    remote = open_storage(url, studies / f"{names[0]}.log") if url else None
+    for i, study in enumerate(names):
+        journal = studies / f"{study}.log"
+        st = remote if url else open_storage(None, journal) if journal.exists() else None
+        if st is None or study_attrs(st, study) is None:
+            continue
+        try:
+            if resumable(study, st):
+                return study, journal, st
+        except TinyzooError:
+            if i == 0:
+                raise
+    return names[0], studies / f"{names[0]}.log", remote
 
 
 def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
@@ -94,11 +123,11 @@ def zoo_name(task: str, board: Board | None, budget: Budget) -> str:
 
 def check_prune_reachable(space: Any, geometry: Any, fraction: float) -> None:
     """Refuse, before any training, a --prune that no architecture of the space can reach."""
-    from nas.prune import max_fraction
+    from nas.prune import max_fraction, reachable
 
     largest = space.largest(geometry)
     most = max_fraction(largest, space)
-    if fraction > most:
+    if not reachable(largest, fraction, space):
         raise TinyzooError(
             f"--prune {fraction:g} cannot be reached in the {space.name} space: even its largest "
             f"member {largest} loses only {100 * most:.1f} % of its MACs at the narrowest channels. "
@@ -240,18 +269,25 @@ def run_search(
     if finalists is not None:
         recipe = replace(recipe, finalists=finalists)
     name = zoo_name(data.name, b, budget)
-    settings = {"budget": budget.to_dict(), "sampler": sampler, "objectives": list(objectives)}
-    own = data if data_dir is not None else None
-    study_name = study_name or default_study(name, sp, seed, own, settings=settings)
-    journal = studies / f"{study_name}.log"
-    # An unreachable server fails here; a journal is only read if there is one (a run refused
-    # below leaves no empty journal behind).
-    study_storage = open_storage(storage, journal) if storage or journal.exists() else None
     identity = {"board": b.name if b else None, "task": data.name,
                 "data": data.fingerprint if data_dir is not None else None}  # fmt: skip
-    if study_storage is not None:  # a study resumed with other settings: refused before output
-        check_resume(study_attrs(study_storage, study_name), study_name, space=sp.name,
-                     budget=budget, sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
+
+    def resumable(study: str, st: Any) -> bool:  # refuses a study started with other settings
+        check_resume(study_attrs(st, study), study, space=sp.name, budget=budget,
+                     sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
+        return True
+
+    if study_name is not None:
+        names = [study_name]
+    else:
+        own = data if data_dir is not None else None
+        settings = {"budget": budget.to_dict(), "sampler": sampler, "objectives": list(objectives)}
+        names = [default_study(name, sp, seed, own, settings=settings),
+                 default_study(name, sp, seed, own)]  # fmt: skip
+    # Before any output or teacher: an unreachable server fails here, a study resumed with
+    # other settings is refused; a journal is only opened if it exists (a run refused before
+    # the search leaves no empty one behind).
+    study_name, journal, study_storage = _pick_study(names, studies, storage, resumable)
     where = journal if storage is None else redact(storage)
     # A wrong --teacher fails here, before any output; a missing teacher is trained here.
     distil = Distil(
@@ -504,10 +540,10 @@ def prunable(ranked: list[Any], fraction: float, space: Any, console: Any) -> li
     """The candidates of `ranked` that channel pruning can take `fraction` of the MACs from
     (`check_prune_reachable` judged by the space's largest member, a search may train only
     smaller ones); a TinyzooError when none can, before any of them is trained in full."""
-    from nas.prune import max_fraction
+    from nas.prune import max_fraction, reachable
 
     most = {c.trial: max_fraction(c.spec, space) for c in ranked}
-    ok = [c for c in ranked if most[c.trial] >= fraction]
+    ok = [c for c in ranked if reachable(c.spec, fraction, space)]
     if not ok:
         best = math.floor(max(most.values()) * 100) / 100
         instead = f"--prune {best:g} or less" if best > 0 else "no --prune"

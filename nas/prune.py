@@ -58,12 +58,18 @@ def max_fraction(spec: Any, space: Any) -> float:
     return 1.0 - _macs(space.narrowest(spec)) / _macs(spec)
 
 
+def reachable(spec: Any, fraction: float, space: Any) -> bool:
+    """Whether channel pruning within `space` can take `fraction` of `spec`'s MACs: the one
+    test that the search's filter (nas.pipeline.prunable) and `plan` share."""
+    return _macs(space.narrowest(spec)) <= (1.0 - fraction) * _macs(spec)
+
+
 def plan(spec: Any, fraction: float, space: Any) -> Any:
     """The widest uniform narrowing of `spec` with at most (1 - fraction) of its MACs."""
     check_fraction(fraction)
     floor = space.narrowest(spec)
     target = (1.0 - fraction) * _macs(spec)
-    if _macs(floor) > target:
+    if not reachable(spec, fraction, space):
         most = max_fraction(spec, space)
         raise PruneUnreachable(
             f"--prune {fraction:g} cannot be reached for {spec}: at the {space.name} space's "

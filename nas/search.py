@@ -187,6 +187,9 @@ def study_attrs(storage: Any, study_name: str) -> dict[str, Any] | None:
     return dict(storage.get_study_user_attrs(study_id))
 
 
+SETTINGS_ATTR = "tinyzoo"  # the study attribute holding what it was started with
+
+
 def check_resume(
     meta: dict[str, Any] | None,
     study_name: str,
@@ -198,24 +201,40 @@ def check_resume(
     identity: dict[str, str | None] | None = None,
 ) -> None:
     """Refuse to go on with a study (its attributes `meta`) that was started with another
-    space, budget, sampler or objectives, or (where the study recorded them) another board,
-    task or data: its finished trials were scored for something else."""
-    if not meta:
-        return
-    asked = {
-        "objectives": (meta.get("objectives", ["accuracy"]), list(objectives)),
-        "space": (meta.get("space"), space),
-        "budget": (meta.get("budget"), budget.to_dict()),
-        "--sampler": (meta.get("sampler", "tpe"), sampler),
-        **{key: (meta[key], value) for key, value in (identity or {}).items() if key in meta},
-    }
-    for what, (then, now) in asked.items():
-        if then != now:
+    space, budget, sampler or objectives, or another board, task or data: its finished
+    trials were scored for something else. `run_study` records these in one attribute, so a
+    process joining a study being created never reads half of them; studies from before
+    2026-11-29 kept the first four as separate attributes, and the identity not at all."""
+    meta = meta or {}
+    if SETTINGS_ATTR in meta:
+        then = meta[SETTINGS_ATTR]
+    elif "space" in meta:  # written by an earlier version, one attribute at a time
+        then = {"space": meta["space"], "budget": meta.get("budget"),
+                "sampler": meta.get("sampler", "tpe"),
+                "objectives": meta.get("objectives", ["accuracy"])}  # fmt: skip
+    else:
+        return  # a new study, or one whose creator has not yet written its settings
+    now = settings_of(space, budget, sampler, objectives, identity)
+    for key in now:
+        if key in then and then[key] != now[key]:
+            what = "--sampler" if key == "sampler" else key
             raise TinyzooError(
-                f"study {study_name!r} was started with {what} {then!r}; this run asks for "
-                f"{now!r}, and its finished trials were scored for the other. Use another "
+                f"study {study_name!r} was started with {what} {then[key]!r}; this run asks for "
+                f"{now[key]!r}, and its finished trials were scored for the other. Use another "
                 "--study name (or none: the default name follows these settings)."
             )
+
+
+def settings_of(
+    space: str,
+    budget: Budget,
+    sampler: str,
+    objectives: tuple[str, ...],
+    identity: dict[str, str | None] | None,
+) -> dict[str, Any]:
+    """What a study is started with, as its attribute holds it (JSON: lists, not tuples)."""
+    return {"space": space, "budget": budget.to_dict(), "sampler": sampler,
+            "objectives": list(objectives), **(identity or {})}  # fmt: skip
 
 
 # trainer(spec, seed, report) -> val accuracy; report(epoch, acc) returns True to stop (prune)
@@ -280,14 +299,9 @@ def run_study(
         seed_params = _seed_trial(space, geometry, budget)
         if seed_params is not None:  # the first trial: the space's hand design, scaled to fit
             study.enqueue_trial(seed_params)
-    if sampler != "tpe":  # TPE studies keep the attributes they always had
-        study.set_user_attr("sampler", sampler)
-    study.set_user_attr("space", space.name)
-    study.set_user_attr("budget", budget.to_dict())
-    if multi:  # single-objective studies keep the attributes they always had
-        study.set_user_attr("objectives", list(objectives))
-    for key, value in (identity or {}).items():
-        study.set_user_attr(key, value)
+    if SETTINGS_ATTR not in study.user_attrs:  # one write: the first process's settings
+        settings = settings_of(space.name, budget, sampler, objectives, identity)
+        study.set_user_attr(SETTINGS_ATTR, settings)
 
     def counts() -> Counter[str]:
         c: Counter[str] = Counter()

@@ -290,10 +290,10 @@ def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> 
 def test_a_study_refuses_another_board_task_or_data_where_it_recorded_them() -> None:
     """f446 and max78000 have the same budget; the board decides the latency estimate and the
     zoo name, so a study of one is not resumed for the other. Studies from before the board,
-    task and data were recorded resume as they did."""
+    task and data were recorded (their settings one attribute each) resume as they did."""
     import optuna
 
-    from nas.search import check_resume, study_attrs
+    from nas.search import SETTINGS_ATTR, check_resume, settings_of, study_attrs
 
     storage = optuna.storages.InMemoryStorage()
     assert study_attrs(storage, "s") is None  # read, not created
@@ -301,19 +301,65 @@ def test_a_study_refuses_another_board_task_or_data_where_it_recorded_them() -> 
     study = optuna.create_study(study_name="s", storage=storage)
     f446 = budget_for(get_board("f446"))
     assert f446.to_dict() == budget_for(get_board("max78000")).to_dict()
-    for key, value in {"space": "dscnn", "budget": f446.to_dict(), "board": "f446",
-                       "task": "digits", "data": None}.items():  # fmt: skip
-        study.set_user_attr(key, value)
-    meta = study_attrs(storage, "s")
     same = {"board": "f446", "task": "digits", "data": None}
     kw = {"space": "dscnn", "budget": f446, "sampler": "tpe", "objectives": ("accuracy",)}
+    study.set_user_attr(SETTINGS_ATTR, settings_of(**kw, identity=same))  # as run_study does
+    meta = study_attrs(storage, "s")
     check_resume(meta, "s", **kw, identity=same)
     check_resume(meta, "s", **kw)  # a worker on this machine: the main process checked
     for key, other in (("board", "max78000"), ("task", "my-words"), ("data", "3f2a")):
         with pytest.raises(TinyzooError, match=f"started with {key} .*this run asks for '{other}'"):
             check_resume(meta, "s", **kw, identity={**same, key: other})
-    old = {k: v for k, v in meta.items() if k not in same}  # recorded before this check
+    with pytest.raises(TinyzooError, match="started with --sampler 'tpe'; .* 'random'"):
+        check_resume(meta, "s", **{**kw, "sampler": "random"}, identity=same)
+    old = {"space": "dscnn", "budget": f446.to_dict()}  # an earlier version's attributes
     check_resume(old, "s", **kw, identity={**same, "board": "max78000"})
+    with pytest.raises(TinyzooError, match="started with objectives \\['accuracy'\\]"):
+        check_resume(old, "s", **{**kw, "objectives": ("accuracy", "latency")})
+    check_resume({}, "s", **kw, identity=same)  # being created: its settings not yet written
+
+
+def test_a_search_resumes_its_study_under_the_default_name_it_had_before(tmp_path) -> None:
+    """Default names gained a hash of the budget, sampler and objectives on 2026-11-29; a
+    search interrupted before keeps its trials under its old name, which a rerun finds."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    from nas.pipeline import _pick_study, default_study
+    from nas.search import check_resume
+
+    dscnn = get_space("dscnn")
+    budget = budget_for(get_board("f446"))
+    settings = {"budget": budget.to_dict(), "sampler": "tpe", "objectives": ["accuracy"]}
+    new, old = (
+        default_study("digits-f446", dscnn, 0, settings=settings),
+        default_study("digits-f446", dscnn, 0),
+    )
+    assert new != old
+
+    def resumable(name: str, st) -> bool:  # noqa: ANN001
+        from nas.search import study_attrs
+
+        check_resume(study_attrs(st, name), name, space="dscnn", budget=budget, sampler="tpe",
+                     objectives=("accuracy",))  # fmt: skip
+        return True
+
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    assert _pick_study([new, old], studies, None, resumable) == (new, studies / f"{new}.log", None)
+    assert list(studies.iterdir()) == []  # nothing written while choosing
+    st = optuna.storages.JournalStorage(JournalFileBackend(str(studies / f"{old}.log")))
+    study = optuna.create_study(study_name=old, storage=st)
+    study.set_user_attr("space", "dscnn")
+    study.set_user_attr("budget", budget.to_dict())
+    name, journal, storage = _pick_study([new, old], studies, None, resumable)
+    assert (name, journal) == (old, studies / f"{old}.log") and storage is not None
+    # An old study started with other settings is left alone: a new study is started.
+    study.set_user_attr("sampler", "random")
+    assert _pick_study([new, old], studies, None, resumable)[0] == new
+    # The name asked for (or today's default) is refused with the reason instead.
+    with pytest.raises(TinyzooError, match="started with --sampler 'random'"):
+        _pick_study([old], studies, None, resumable)
 
 
 def test_the_default_study_name_changes_with_what_a_resume_is_checked_against() -> None:
