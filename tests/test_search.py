@@ -210,9 +210,10 @@ def test_a_speech_search_starts_from_the_ds_cnn_scaled_to_fit_and_random_search_
         first[sampler] = trials[0]
     # The DS-CNN shape scaled by width first: 4 blocks at 64 and 48 channels break 1.2 M MACs,
     # 4 at 32 fit (3 blocks at 48 would have more MACs, but depth goes first), the stem at
-    # stride 1 and the first block at stride 2 first, the stem widened first: 48 channels
-    # need a 35,536 B arena, over the 32 KiB, 40 fit (877,784 MACs).
-    seed = "r49x10x1_c3s1c40_ds3s2c32_" + "ds3s1c32_" * 3 + "gap_fc12"
+    # stride 1 and the first block at stride 2 first, the stem widened first, the blocks after
+    # the first adding their input first: 48 channels need a 36,016 B arena, over the 32 KiB,
+    # 40 fit (30,976 B, 889,784 MACs).
+    seed = "r49x10x1_c3s1c40_ds3s2c32_" + "mb3s1c32r_" * 3 + "gap_fc12"
     assert first["tpe"].user_attrs["arch"] == seed
     assert first["tpe"].user_attrs["outcome"] == "complete" and first["tpe"].values[0] > 0
     assert first["random"].user_attrs["arch"] != seed

@@ -130,16 +130,26 @@ def test_the_speech_seeds_widen_the_stride_1_stem_first_and_the_teacher_keeps_it
     at32 = [
         str(sp.decode(p, g)) for p in sp.seeds(g) if p["blocks"] == 4 and p["b0_channels"] == 32
     ]
-    blocks = "ds3s2c32_" + "ds3s1c32_" * 3
+    blocks, added = "ds3s2c32_" + "ds3s1c32_" * 3, "ds3s2c32_" + "mb3s1c32r_" * 3
     assert at32 == [
+        f"r49x10x1_c3s1c48_{added}gap_fc12",  # each design first with residual blocks
         f"r49x10x1_c3s1c48_{blocks}gap_fc12",  # up to 1.5x the blocks, widest first
+        f"r49x10x1_c3s1c40_{added}gap_fc12",
         f"r49x10x1_c3s1c40_{blocks}gap_fc12",
+        f"r49x10x1_c3s1c32_{added}gap_fc12",
         f"r49x10x1_c3s1c32_{blocks}gap_fc12",
+        "r49x10x1_c3s2c32_ds3s1c32_" + "mb3s1c32r_" * 3 + "gap_fc12",
         "r49x10x1_c3s2c32_" + "ds3s1c32_" * 4 + "gap_fc12",  # MLPerf Tiny's stride-2 stem
     ]
     assert all(p["stem_channels"] in sp.stem_channels for p in sp.seeds(g))
-    # Without the widened stems, the list is what it was before 40 and 48 were added: the
-    # DS-CNN's stem capped at 32, stride 1 then 2, by width, then depth.
+    # Every seed answers each residual question it raises: the enqueued trial is the design.
+    import optuna
+
+    for p in sp.seeds(g):
+        trial = optuna.trial.FixedTrial(p)
+        assert sp.sample(trial, g) == p
+    # Without the widened stems and residual blocks, the list is what it was before 40 and
+    # 48 were added: the DS-CNN's stem capped at 32, stride 1 then 2, by width, then depth.
     from searchspaces.dscnn import _ds_cnn
 
     before = [
@@ -148,7 +158,8 @@ def test_the_speech_seeds_widen_the_stride_1_stem_first_and_the_teacher_keeps_it
         for c in (64, 48, 32, 24, 16, 8)
         for stride in (1, 2)
     ]
-    assert [p for p in sp.seeds(g) if p["stem_channels"] <= p["b0_channels"]] == before
+    plain = [p for p in sp.seeds(g) if not any(v is True for v in p.values())]
+    assert [p for p in plain if p["stem_channels"] <= p["b0_channels"]] == before
     # The image teachers (`widest`) were trained with a 32-channel stem and stay what they were.
     assert str(sp.widest(IMAGES)) == "r28x28x1_c3s1c32_" + "ds3s2c64_ds3s1c64_" * 2 + (
         "ds3s2c64_gap_fc10"
