@@ -228,7 +228,14 @@ def run_search(
 
     from nas.data import load_task
     from nas.data._dataset import AUGMENT_MIN_EPOCHS
-    from nas.search import check_feasible, check_resume, check_run, check_sampler, study_attrs
+    from nas.search import (
+        check_choices,
+        check_feasible,
+        check_resume,
+        check_run,
+        check_sampler,
+        study_attrs,
+    )  # fmt: skip
     from nas.teacher import resolve_teacher
     from searchspaces import get_space
 
@@ -275,6 +282,7 @@ def run_search(
     def resumable(study: str, st: Any) -> bool:  # refuses a study started with other settings
         check_resume(study_attrs(st, study), study, space=sp.name, budget=budget,
                      sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
+        check_choices(st, study, sp, geometry)  # or another version of the space
         return True
 
     if study_name is not None:

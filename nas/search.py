@@ -22,7 +22,8 @@ from searchspaces import ArchSpec, Space
 from searchspaces._registry import Geometry
 
 __all__ = [
-    "Candidate", "SearchResult", "check_feasible", "check_resume", "run_study", "study_attrs",
+    "Candidate", "SearchResult", "check_choices", "check_feasible", "check_resume", "run_study",
+    "study_attrs",
 ]  # fmt: skip
 
 OUTCOMES = ("complete", "infeasible", "pruned", "repeat", "failed")
@@ -294,7 +295,7 @@ def run_study(
     )
     check_resume(study.user_attrs, study_name, space=space.name, budget=budget,
                  sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
-    _check_choices(study, space, geometry)
+    check_choices(storage, study_name, space, geometry)
     if not study.trials and sampler == "tpe" and worker == 0:
         seed_params = _seed_trial(space, geometry, budget)
         if seed_params is not None:  # the first trial: the space's hand design, scaled to fit
@@ -416,21 +417,26 @@ class _Asked:
         return low
 
 
-def _check_choices(study: Any, space: Space, geometry: Geometry) -> None:
+def check_choices(storage: Any, study_name: str, space: Space, geometry: Geometry) -> None:
     """A resumed study's trials drew from the space as it is now: Optuna refuses a parameter
-    whose choices changed (a space that gained a width, say) in the middle of `optimize`."""
+    whose choices changed (a space that gained a width, say) in the middle of `optimize`.
+    Read from `storage` without creating the study (nothing to check when there is none)."""
     from optuna.distributions import check_distribution_compatibility
 
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return
     probe = _Asked()
     space.sample(probe, geometry)
-    for t in study.get_trials(deepcopy=False):
+    for t in storage.get_all_trials(study_id, deepcopy=False):
         for name, old in t.distributions.items():
             if name in probe.asked:
                 try:
                     check_distribution_compatibility(old, probe.asked[name])
                 except ValueError:
                     raise TinyzooError(
-                        f"study {study.study_name!r} was started with another version of the "
+                        f"study {study_name!r} was started with another version of the "
                         f"{space.name!r} space: its {name!r} drew from {_shown(old)}, the "
                         f"space now from {_shown(probe.asked[name])}. Use another --study name "
                         "(or the tinyzoo version that started it)."

@@ -283,9 +283,11 @@ def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> 
         params={"stem_channels": 32}, value=0.5,
         distributions={"stem_channels": CategoricalDistribution(get_space("dscnn").stem_channels)},
     ))  # fmt: skip
-    from nas.search import _check_choices
+    from nas.search import check_choices
 
-    _check_choices(now, get_space("dscnn"), g)
+    check_choices(storage, "new", get_space("dscnn"), g)
+    check_choices(storage, "none yet", get_space("dscnn"), g)  # nothing to check, none made
+    assert optuna.get_all_study_names(storage) == ["old", "new"]
 
 
 def test_a_study_refuses_another_board_task_or_data_where_it_recorded_them() -> None:
