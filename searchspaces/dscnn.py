@@ -20,7 +20,9 @@ from searchspaces._registry import Geometry, Space, register_space
 @dataclass(frozen=True)
 class DSCNNSpace(Space):
     name: str = "dscnn"
-    description: str = "stem conv + depthwise-separable blocks (Hello Edge DS-CNN style)"
+    description: str = (
+        "stem conv + depthwise-separable blocks, optional residual adds (Hello Edge DS-CNN style)"
+    )
     stem_kernels: tuple[int, ...] = (3, 5)
     stem_strides: tuple[int, ...] = (1, 2)
     # 40 and 48: stems wider than the blocks after them, for maps kept at full resolution by a
