@@ -399,10 +399,12 @@ def run_study(
 
 class _Asked:
     """Stands in for an Optuna trial in `Space.sample`: keeps each distribution asked for and
-    answers with its lowest value."""
+    answers with the first choice and the lowest integer, or with `high` the highest (the
+    most blocks, so that the questions later blocks raise are asked too)."""
 
-    def __init__(self) -> None:
+    def __init__(self, high: bool = False) -> None:
         self.asked: dict[str, Any] = {}
+        self.high = high
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         from optuna.distributions import CategoricalDistribution
@@ -414,7 +416,7 @@ class _Asked:
         from optuna.distributions import IntDistribution
 
         self.asked[name] = IntDistribution(low, high, log=log, step=step)
-        return low
+        return high if self.high else low
 
 
 def check_choices(storage: Any, study_name: str, space: Space, geometry: Geometry) -> None:
@@ -427,18 +429,21 @@ def check_choices(storage: Any, study_name: str, space: Space, geometry: Geometr
         study_id = storage.get_study_id_from_name(study_name)
     except KeyError:
         return
-    probe = _Asked()
-    space.sample(probe, geometry)
+    asked: dict[str, Any] = {}
+    for high in (False, True):
+        probe = _Asked(high)
+        space.sample(probe, geometry)
+        asked |= probe.asked
     for t in storage.get_all_trials(study_id, deepcopy=False):
         for name, old in t.distributions.items():
-            if name in probe.asked:
+            if name in asked:
                 try:
-                    check_distribution_compatibility(old, probe.asked[name])
+                    check_distribution_compatibility(old, asked[name])
                 except ValueError:
                     raise TinyzooError(
                         f"study {study_name!r} was started with another version of the "
                         f"{space.name!r} space: its {name!r} drew from {_shown(old)}, the "
-                        f"space now from {_shown(probe.asked[name])}. Use another --study name "
+                        f"space now from {_shown(asked[name])}. Use another --study name "
                         "(or the tinyzoo version that started it)."
                     ) from None
 

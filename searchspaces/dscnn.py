@@ -2,8 +2,8 @@
 
 Searchable: input resolution (where the task allows), stem kernel/stride/channels, number of
 blocks, and each block's kernel, stride and channels, and whether a stride-1 block after the
-first that keeps its input's channels adds that input (a residual, as MobileNetV2's blocks
-without expansion do: `mb{k}s1c{n}r`, its pointwise projection linear). Ranges are data,
+first adds its input (a residual, as MobileNetV2's blocks without expansion do:
+`mb{k}s1c{n}r`, its pointwise projection linear; its channels are then its input's). Ranges are data,
 declared here once.
 """
 
@@ -38,8 +38,8 @@ class DSCNNSpace(Space):
     strides: tuple[int, ...] = (1, 2)
     # Capped at 64 so that a trial trains in seconds on two CPU cores.
     channels: tuple[int, ...] = (8, 16, 24, 32, 48, 64)
-    # Asked of blocks 1.. at stride 1 with their input's channels (not block 0: its input is the
-    # stem, which pruning may narrow further than blocks). On kws, three residual blocks after
+    # Asked of blocks 1.. at stride 1, before their channels, which an add keeps (not block 0:
+    # its input is the stem, which pruning may narrow further than blocks). On kws, three residual blocks after
     # a 48-channel stem and a stride-2 block tested int8 level with the DS-CNN 64 at half its
     # .tflite (docs/RESULTS.md, "kws: residual blocks").
     residual: tuple[bool, ...] = (False, True)
@@ -55,10 +55,13 @@ class DSCNNSpace(Space):
         for i in range(p["blocks"]):
             p[f"b{i}_kernel"] = trial.suggest_categorical(f"b{i}_kernel", list(self.kernels))
             p[f"b{i}_stride"] = trial.suggest_categorical(f"b{i}_stride", list(self.strides))
-            p[f"b{i}_channels"] = trial.suggest_categorical(f"b{i}_channels", list(self.channels))
-            if _may_add(p, i):
+            if _may_add(p, i):  # asked before the channels: an add keeps its input's
                 p[f"b{i}_residual"] = trial.suggest_categorical(
                     f"b{i}_residual", list(self.residual)
+                )
+            if not p.get(f"b{i}_residual"):
+                p[f"b{i}_channels"] = trial.suggest_categorical(
+                    f"b{i}_channels", list(self.channels)
                 )
         return p
 
@@ -159,16 +162,19 @@ class DSCNNSpace(Space):
 
 def _may_add(params: dict[str, Any], i: int) -> bool:
     """Whether block `i` of `sample` params is asked `b{i}_residual`: a block after the first,
-    at stride 1, with its input's channels."""
+    at stride 1. A block that adds its input has its input's channels (no `b{i}_channels`)."""
+    return i > 0 and int(params[f"b{i}_stride"]) == 1
+
+
+def _channels(params: dict[str, Any], i: int) -> int:
+    """Block `i`'s output channels: its own, or for a residual block its input's."""
     return (
-        i > 0
-        and int(params[f"b{i}_stride"]) == 1
-        and int(params[f"b{i}_channels"]) == int(params[f"b{i - 1}_channels"])
+        _channels(params, i - 1) if params.get(f"b{i}_residual") else int(params[f"b{i}_channels"])
     )
 
 
 def _block(params: dict[str, Any], i: int) -> Block:
-    k, s, c = (int(params[f"b{i}_{f}"]) for f in ("kernel", "stride", "channels"))
+    k, s, c = int(params[f"b{i}_kernel"]), int(params[f"b{i}_stride"]), _channels(params, i)
     return MBBlock(k, s, c, residual=True) if params.get(f"b{i}_residual") else DSBlock(k, s, c)
 
 
@@ -201,9 +207,11 @@ def _uniform(
         "stem_channels": stem[2], "blocks": len(strides),
     }  # fmt: skip
     for i, s in enumerate(strides):
-        p |= {f"b{i}_kernel": kernel, f"b{i}_stride": s, f"b{i}_channels": channels}
+        p |= {f"b{i}_kernel": kernel, f"b{i}_stride": s}
         if _may_add(p, i):
             p[f"b{i}_residual"] = residual
+        if not p.get(f"b{i}_residual"):
+            p[f"b{i}_channels"] = channels
     return p
 
 

@@ -287,7 +287,15 @@ def test_a_study_whose_space_has_since_changed_is_refused_before_any_trial() -> 
 
     check_choices(storage, "new", get_space("dscnn"), g)
     check_choices(storage, "none yet", get_space("dscnn"), g)  # nothing to check, none made
-    assert optuna.get_all_study_names(storage) == ["old", "new"]
+    # A later block's question (asked only with more blocks) is checked too.
+    late = optuna.create_study(study_name="late", storage=storage)
+    late.add_trial(optuna.trial.create_trial(
+        params={"b3_residual": True}, value=0.5,
+        distributions={"b3_residual": CategoricalDistribution([True, False])},
+    ))  # fmt: skip
+    with pytest.raises(TinyzooError, match="its 'b3_residual' drew from \\[True, False\\]"):
+        check_choices(storage, "late", get_space("dscnn"), g)
+    assert optuna.get_all_study_names(storage) == ["old", "new", "late"]
 
 
 def test_a_study_refuses_another_board_task_or_data_where_it_recorded_them() -> None:
