@@ -86,12 +86,13 @@ def default_study(
 
 
 def _pick_study(
-    names: list[str], studies: Path, url: str | None, resumable: Callable[[str, Any], bool]
+    names: list[str], studies: Path, url: str | None, check: Callable[[str, Any], None]
 ) -> tuple[str, Path, Any]:
     """The study to run: (name, journal, storage or None). The first of `names` that exists
-    and is `resumable` (which raises for the first name: a named or today's default study
-    started with other settings is refused; the later names are older default names, skipped
-    then), else the first name, new. The storage is None for a journal not yet written."""
+    and passes `check` (which raises a TinyzooError for a study started with other settings:
+    for the first name, a named or today's default study, that refusal stands; the later
+    names are older default names, skipped then), else the first name, new. The storage is
+    None for a journal not yet written."""
     from nas.search import study_attrs
 
     remote = open_storage(url, studies / f"{names[0]}.log") if url else None
@@ -101,11 +102,12 @@ def _pick_study(
         if st is None or study_attrs(st, study) is None:
             continue
         try:
-            if resumable(study, st):
-                return study, journal, st
+            check(study, st)
         except TinyzooError:
             if i == 0:
                 raise
+            continue
+        return study, journal, st
     return names[0], studies / f"{names[0]}.log", remote
 
 
@@ -234,6 +236,7 @@ def run_search(
         check_resume,
         check_run,
         check_sampler,
+        settings_of,
         study_attrs,
     )  # fmt: skip
     from nas.teacher import resolve_teacher
@@ -279,17 +282,16 @@ def run_search(
     identity = {"board": b.name if b else None, "task": data.name,
                 "data": data.fingerprint if data_dir is not None else None}  # fmt: skip
 
-    def resumable(study: str, st: Any) -> bool:  # refuses a study started with other settings
+    def resumable(study: str, st: Any) -> None:  # refuses a study started with other settings
         check_resume(study_attrs(st, study), study, space=sp.name, budget=budget,
                      sampler=sampler, objectives=objectives, identity=identity)  # fmt: skip
         check_choices(st, study, sp, geometry)  # or another version of the space
-        return True
 
     if study_name is not None:
         names = [study_name]
     else:
         own = data if data_dir is not None else None
-        settings = {"budget": budget.to_dict(), "sampler": sampler, "objectives": list(objectives)}
+        settings = settings_of(sp.name, budget, sampler, objectives, None)
         names = [default_study(name, sp, seed, own, settings=settings),
                  default_study(name, sp, seed, own)]  # fmt: skip
     # Before any output or teacher: an unreachable server fails here, a study resumed with
@@ -550,14 +552,14 @@ def prunable(ranked: list[Any], fraction: float, space: Any, console: Any) -> li
     smaller ones); a TinyzooError when none can, before any of them is trained in full."""
     from nas.prune import max_fraction, reachable
 
-    most = {c.trial: max_fraction(c.spec, space) for c in ranked}
     ok = [c for c in ranked if reachable(c.spec, fraction, space)]
     if not ok:
-        best = math.floor(max(most.values()) * 100) / 100
+        most = max(max_fraction(c.spec, space) for c in ranked)
+        best = math.floor(most * 100) / 100
         instead = f"--prune {best:g} or less" if best > 0 else "no --prune"
         raise TinyzooError(
             f"--prune {fraction:g} cannot be reached by any of the {len(ranked)} architectures "
-            f"the search trained: channel pruning removes at most {100 * max(most.values()):.1f} "
+            f"the search trained: channel pruning removes at most {100 * most:.1f} "
             f"% of one's MACs. Nothing was registered; use {instead} (the finished trials are "
             "kept: the same command with that resumes the study)."
         )

@@ -3,8 +3,8 @@
 Searchable: input resolution (where the task allows), stem kernel/stride/channels, number of
 blocks, and each block's kernel, stride and channels, and whether a stride-1 block after the
 first adds its input (a residual, as MobileNetV2's blocks without expansion do:
-`mb{k}s1c{n}r`, its pointwise projection linear; its channels are then its input's). Ranges are data,
-declared here once.
+`mb{k}s1c{n}r`, its pointwise projection linear; its channels are then its input's). Ranges
+are data, declared here once.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ class DSCNNSpace(Space):
     # Capped at 64 so that a trial trains in seconds on two CPU cores.
     channels: tuple[int, ...] = (8, 16, 24, 32, 48, 64)
     # Asked of blocks 1.. at stride 1, before their channels, which an add keeps (not block 0:
-    # its input is the stem, which pruning may narrow further than blocks). On kws, three residual blocks after
-    # a 48-channel stem and a stride-2 block tested int8 level with the DS-CNN 64 at half its
-    # .tflite (docs/RESULTS.md, "kws: residual blocks").
+    # its input is the stem, which pruning may narrow further than blocks). On kws, three
+    # residual blocks after a 48-channel stem and a stride-2 block tested int8 level with the
+    # DS-CNN 64 at half its .tflite (docs/RESULTS.md, "kws: residual blocks").
     residual: tuple[bool, ...] = (False, True)
 
     def sample(self, trial: Any, geometry: Geometry) -> dict[str, Any]:
