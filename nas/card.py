@@ -44,9 +44,16 @@ def _compression(entry: dict[str, Any]) -> str:
     how = f"teacher {p.get('teacher', 'none')}"
     if p.get("teacher", "none") != "none":
         how += f", T {p.get('temperature')}, alpha {p.get('alpha')}"
+    alone = (
+        ""
+        if any(st.get("key") == "student" for st in entry["compression"])
+        else " This run did not train the student on the labels alone (the first stage "
+        "otherwise): the table starts from the distilled model."
+    )
     return (
         f"## Compression\n\nWhat each stage of the final training bought ({how}; "
-        f"validation and test splits of the task).\n\n{report_markdown(entry['compression'])}\n"
+        f"validation and test splits of the task).{alone}\n\n"
+        f"{report_markdown(entry['compression'])}\n"
     )
 
 

@@ -15,6 +15,7 @@ PTQ's validation accuracy on TFLM, else PTQ's.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ __all__ = [
     "Stage",
     "check_options",
     "metrics",
+    "report_files",
     "report_markdown",
     "run_chain",
 ]
@@ -251,6 +253,14 @@ def metrics(stages: tuple[Stage, ...]) -> dict[str, float]:
         for f in ("val_accuracy", "test_accuracy", "tflite_bytes", "arena_bytes", "macs"):
             out[f"stage/{st.key}/{f}"] = float(getattr(st, f))
     return out
+
+
+def report_files(stages: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The report as a zoo bundle's artefacts: the stages as JSON, and their table."""
+    return {
+        "compression.json": json.dumps(stages, indent=2).encode(),
+        "compression.md": report_markdown(stages).encode(),
+    }
 
 
 def report_markdown(stages: list[dict[str, Any]]) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.boards import Board, Budget, budget_for, figures, get_board
-from nas.compress import Compress, check_options, metrics, report_markdown, run_chain
+from nas.compress import Compress, check_options, metrics, report_files, run_chain
 from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
 from nas.errors import TinyzooError, from_ctrl_c
 from nas.storage import open_storage, redact
@@ -854,10 +854,7 @@ def _register(out: dict[str, Any], *, tracking_uri: str | None, console: Any) ->
     return register_bundle(
         entry, out["tflite"], v, prof, arena=out["arena"], tracking_uri=tracking_uri,
         console=console,
-        extra_files={
-            "compression.json": json.dumps(entry["compression"], indent=2).encode(),
-            "compression.md": report_markdown(entry["compression"]).encode(),
-        },
+        extra_files=report_files(entry["compression"]),
     )  # fmt: skip
 
 

@@ -93,6 +93,15 @@ def _matching(
     return max(fits, key=lambda e: (e.float_accuracy, e.version), default=None)
 
 
+def _data_tag(entry: Any, tracking_uri: str | None) -> str | None:
+    """The fingerprint of the user's folder that zoo entry `entry` was trained on (None: a
+    builtin task's data)."""
+    from zoo._registry import make_client
+
+    mv = make_client(tracking_uri).get_model_version(entry.name, str(entry.version))
+    return mv.tags.get(DATA_TAG)
+
+
 def resolve_teacher(
     choice: str,
     *,
@@ -108,6 +117,9 @@ def resolve_teacher(
     if choice == "none":
         return None
     labels = tuple(data.labels)
+    # A user's folder can change under the same name: its teacher must have seen exactly it
+    # (else images now in validation or test may have been trained on). Builtin data is fixed.
+    own = own_fingerprint(data)
     if choice != "auto":
         entry = zoo.get(choice, tracking_uri=tracking_uri)  # unknown name: one-line error
         if entry.task != data.name or entry.labels != labels:
@@ -116,11 +128,15 @@ def resolve_teacher(
                 f"{', '.join(entry.labels)}; this search is task {data.name!r} with labels "
                 f"{', '.join(labels)}. Give a teacher of the same task and labels, or none."
             )
+        if own is not None and _data_tag(entry, tracking_uri) != own:
+            raise TinyzooError(
+                f"--teacher {choice} was trained on other data than this folder's (files "
+                f"added or removed since, or another --seed's split), so images now in this "
+                f"search's validation or test split may be in its training set. Give "
+                f"--teacher auto (trains one on exactly this data, once) or none."
+            )
         return _load(entry, tracking_uri)
     zoo.list_models(tracking_uri=tracking_uri)  # imports shipped entries (teachers included)
-    # A user's folder can change under the same name: its teacher must have seen exactly it
-    # (else images now in validation or test may have been trained on). Builtin data is fixed.
-    own = own_fingerprint(data)
     found = _matching(data.name, labels, seed, own, tracking_uri)
     if found is not None:
         console.print(f"teacher {found.ref}: {found.arch} (float test {found.float_accuracy:.4f})")
@@ -138,6 +154,7 @@ def _train_and_register(
     tracking_uri: str | None,
     console: Any,
 ) -> Teacher:
+    from nas.huffman import weight_sizes
     from nas.pipeline import register_bundle
     from nas.profile import profile_spec, profile_tflite
     from nas.quantize import convert_and_verify
@@ -158,6 +175,7 @@ def _train_and_register(
     with console.status("teacher: int8 conversion and TFLM verification"):
         tflite, v = convert_and_verify(res.model, d, seed)
     prof = profile_tflite(tflite)
+    weights = weight_sizes(tflite)
     arena = v.arena
     console.print(
         f"teacher {spec}: val {res.val_accuracy:.4f} · float test {float_acc:.4f} · "
@@ -187,6 +205,8 @@ def _train_and_register(
             "predicted_arena_bytes": profile_spec(spec).arena_bytes,
             "tflite_bytes": prof.tflite_bytes,
             "flash_bytes": prof.tflite_bytes,
+            "weights_int8_bytes": weights.int8_bytes,
+            "weights_huffman_bytes": weights.huffman_bytes,
             "macs": prof.macs,
             "params": prof.params,
             "test_samples": v.n_eval,

@@ -543,3 +543,12 @@ def test_a_search_on_a_users_image_folder_registers_its_own_entry(
     assert zoo.get("bands-l010", tracking_uri=tracking_uri).version == 2
     students = _versions_of(make_client(tracking_uri), "bands-l010")
     assert sorted(mv.tags["data"] for mv in students) == sorted(mv.tags["data"] for mv in teachers)
+
+    # A teacher named for a folder that changed since it was trained is refused: images it
+    # trained on may now be validation or test images.
+    from nas.errors import TinyzooError
+
+    band(tmp_path / "data" / "light", slice(12, 24), 12)
+    with pytest.raises(TinyzooError, match="trained on other data than this folder"):
+        run_search(**kw, teacher="teacher-bands/2")
+    assert len(_versions_of(make_client(tracking_uri), "bands-l010")) == 2  # nothing added

@@ -59,6 +59,49 @@ def test_import_is_idempotent_across_processes_worth_of_calls(shipped_store: str
         assert zoo.get(f"{name}@latest").version == 1  # never a second version
 
 
+def test_imported_entries_carry_their_compression_report(shipped_store: str) -> None:
+    """An entry made by the compression chain logs its stage table as artefacts, as a search's
+    own run does (compression.md, compression.json), besides its card."""
+    import zoo
+
+    for name in NAMES:
+        stages = json.loads((SHIPPED / name / "entry.json").read_text()).get("compression")
+        files = set(zoo.get(name).sha256)
+        assert (
+            {"compression.md", "compression.json"} <= files
+            if stages
+            else "compression.md" not in files
+        )
+    assert json.loads((SHIPPED / "kws-nano33ble" / "entry.json").read_text())["compression"]
+
+
+def test_a_card_says_when_the_labels_only_student_was_not_trained() -> None:
+    from nas.card import model_card
+    from nas.profile import profile_tflite
+
+    said = "did not train the student on the labels alone"
+    for name in NAMES:
+        entry = json.loads((SHIPPED / name / "entry.json").read_text())
+        stages = [st["key"] for st in entry.get("compression", [])]
+        if not stages:
+            continue
+        card = model_card(entry, profile_tflite((SHIPPED / name / "model.tflite").read_bytes()))
+        assert (said in card) == ("student" not in stages), name
+        assert (said in (SHIPPED / name / "README.md").read_text()) == ("student" not in stages)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_card_gives_the_huffman_coded_size_measured_on_its_weights(name: str) -> None:
+    from nas.huffman import weight_sizes
+
+    m = json.loads((SHIPPED / name / "entry.json").read_text())["metrics"]
+    w = weight_sizes((SHIPPED / name / "model.tflite").read_bytes())
+    assert (m["weights_int8_bytes"], m["weights_huffman_bytes"]) == (w.int8_bytes, w.huffman_bytes)
+    card = (SHIPPED / name / "README.md").read_text()
+    assert f"Huffman-coded, {w.huffman_bytes:,} B" in card
+    assert "TFLM runs the raw .tflite" in card
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_figures_re_measure_on_the_artefact(name: str) -> None:

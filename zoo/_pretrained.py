@@ -105,6 +105,11 @@ def _import(client: Any, entry: Shipped) -> ZooEntry:
         data = json.loads((bundle / "entry.json").read_text(encoding="utf-8"))
         data["source"] = "pretrained"
         (bundle / "entry.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
+        if data.get("compression"):  # the report's files, as a search's run logs them
+            from nas.compress import report_files
+
+            for file, blob in report_files(data["compression"]).items():
+                (bundle / file).write_bytes(blob)
         try:
             arena = int(data["metrics"]["arena_bytes"])
         except (KeyError, TypeError, ValueError):
