@@ -43,8 +43,9 @@ as well (the searches' budget is half of it). A table without all three methods 
 section `search-SETTING-METHODS` (the methods it has), leaving the three-method table as it is,
 and leaves out the comparisons with methods that did not run.
 
-`--ship` copies each setting's tinyzoo winner into zoo/pretrained/ (SHIP names them), its card
-carrying the setting's table.
+`--ship` copies each setting's tinyzoo winner (seed 0's model) into zoo/pretrained/ (SHIP
+names them), its card carrying the setting's table, unless the entry shipped under that name
+tests better (the zoo's champion rule: bench/_ship.py).
 
 `--store DIR` keeps the scratch zoo in DIR instead of a temporary folder, and each finished
 method's row beside it (rows/, keyed by setting, method, trials, seed, epochs and `--finalists`
@@ -498,8 +499,14 @@ def main() -> None:
             write_section(section, body + "\n".join(lines))
             if args.ship:
                 (tz,) = (r for r in rows if r.method == "tinyzoo")
-                where = ship(tz.ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
-                print(f"shipped {tz.ref} as {where}", flush=True)
+                where, kept = ship(tz.ref, SHIP[key], store, f"`{command}`\n\n" + "\n".join(lines))
+                print(
+                    f"shipped {tz.ref} as {where}"
+                    if kept is None
+                    else f"not shipped: {where} "
+                    f"tests better ({100 * kept:.2f} % int8), the zoo's champion rule",
+                    flush=True,
+                )
             print("\n".join(lines), flush=True)
 
 

@@ -109,3 +109,36 @@ def test_a_kws_search_without_random_is_judged_against_its_reference() -> None:
     text = "\n".join(report(SETTINGS["kws-32k"], [tz, ref], 20, 0, {}, None))
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (int8 test), at 0.47x" in text
     assert "- tinyzoo - reference: +1.00 points." in text and "random" not in text
+
+
+def test_ship_keeps_a_shipped_entry_that_tests_better(
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--ship replaces an entry only with one the zoo would make champion: a store that
+    imported both would keep the better as `champion`, so the shipped folder is that one."""
+    import shutil
+
+    import zoo
+    from bench._ship import ship
+
+    shipped = Path(__file__).resolve().parents[1] / "zoo" / "pretrained"
+    monkeypatch.setenv("TINYZOO_PRETRAINED_DIR", str(shipped))
+    zoo.list_models()  # imports the shipped entries into this store
+    root = tmp_path / "pretrained"
+    shutil.copytree(shipped / "digits-l010", root / "digits-l010")  # 99.63 % int8
+    before = (root / "digits-l010" / "model.tflite").read_bytes()
+
+    where, kept = ship("digits-2k", "digits-l010", tracking_uri, "table", root=root)  # 98.14 %
+    assert (where, kept) == (root / "digits-l010", pytest.approx(0.9963, abs=1e-4))
+    assert (root / "digits-l010" / "model.tflite").read_bytes() == before
+
+    where, kept = ship("digits-l010", "digits-new", tracking_uri, "the table", root=root)
+    assert kept is None and json.loads((where / "entry.json").read_text())["name"] == "digits-new"
+    assert (where / "README.md").read_text().rstrip().endswith("## Benchmark\n\nthe table")
+    # a better one replaces it
+    shutil.copytree(shipped / "digits-2k", root / "digits-2k")
+    where, kept = ship("digits-l010", "digits-2k", tracking_uri, "t", root=root)
+    assert kept is None
+    assert (where / "model.tflite").read_bytes() == (
+        shipped / "digits-l010" / "model.tflite"
+    ).read_bytes()
