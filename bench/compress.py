@@ -2,7 +2,7 @@
 quantization, QAT and Huffman coding (issue 4).
 
     .venv/bin/python bench/compress.py [--tasks digits,fashion,kws] [--seeds 3] [--epochs N]
-        [--prune 0.1,0.2,0.3]
+        [--prune 0.1,0.2,0.3] [--winner TASK=ENTRY]
 
 For each task, the architecture of its shipped zoo winner (kws: the hand-designed reference
 DS-CNN in REFERENCES, chosen when no kws winner was shipped yet and kept so its rows stay
@@ -13,6 +13,9 @@ to each share of MACs in --prune and fine-tuned (pruned, PTQ; QAT on the largest
 the table says what pruning saves at no more than 0.5 points of int8 test accuracy. int8 models
 run on TFLM's reference kernels over the whole test split. Writes each task's table into
 docs/RESULTS.md (section compress-<task>) as soon as it is measured.
+
+`--winner TASK=ENTRY` measures the architecture of another shipped entry for TASK (say
+kws=kws-nano33ble, a search's kws winner) into its own section, compress-<task>-<entry>.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
 
+PRETRAINED = ROOT / "zoo" / "pretrained"
 WINNERS = {"digits": "digits-l010", "fashion": "fashion-nano33ble"}
+LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)
 # Tasks measured on a hand-designed reference architecture instead of a shipped winner. kws: the
 # Hello Edge / MLPerf Tiny DS-CNN's shape (64 channels, four depthwise-separable blocks) with
 # this grammar's square 3x3 stem in place of its 10x4 one.
-LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)
 REFERENCES = {"kws": "r49x10x1_c3s2c64_ds3s1c64_ds3s1c64_ds3s1c64_ds3s1c64_gap_fc12"}
 
 
@@ -52,7 +56,9 @@ class Prepared:
     logits: Any  # the teacher's logits for every training image
 
 
-def prepare(task: str, store: str) -> Prepared:
+def prepare(task: str, store: str, winner: str | None = None) -> Prepared:
+    """`task`'s data, recipe and teacher, and the architecture of its shipped winner (`winner`,
+    an entry of zoo/pretrained/, else WINNERS' or REFERENCES')."""
     from rich.console import Console
 
     from nas.data import load_task
@@ -60,8 +66,11 @@ def prepare(task: str, store: str) -> Prepared:
     from nas.teacher import resolve_teacher
     from searchspaces import ArchSpec, get_space
 
-    if task in WINNERS:
-        entry = json.loads((ROOT / "zoo" / "pretrained" / WINNERS[task] / "entry.json").read_text())
+    winner = winner or WINNERS.get(task)
+    if winner is not None:
+        entry = json.loads((PRETRAINED / winner / "entry.json").read_text())
+        if entry["task"] != task:
+            raise SystemExit(f"--winner {task}={winner}: that entry is of task {entry['task']}")
         spec = ArchSpec.parse(entry["arch"])
     else:
         spec = ArchSpec.parse(REFERENCES[task])
@@ -98,8 +107,9 @@ def _chain(
 
 
 def run_task(
-    task: str, seeds: int, epochs: int | None, prunes: list[float], store: str
-) -> list[str]:
+    task: str, seeds: int, epochs: int | None, prunes: list[float], store: str,
+    winner: str | None = None,
+) -> list[str]:  # fmt: skip
     """Per seed: the labels-only chain (student, PTQ, QAT), the distilled chain (distilled,
     PTQ), and from that one distilled model each pruning fraction (pruned, PTQ; QAT for the
     largest fraction)."""
@@ -107,7 +117,7 @@ def run_task(
     from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
     from nas.huffman import weight_sizes
 
-    p = prepare(task, store)
+    p = prepare(task, store, winner)
     n_epochs = epochs or p.recipe.final_epochs
     r: dict[str, list[float]] = {}
     prunes = sorted(prunes)
@@ -161,7 +171,8 @@ def run_task(
         return " | ".join(f"{n:,}" for n in sizes[key])
 
     d = p.data
-    what = f"shipped winner `{WINNERS[task]}`" if task in WINNERS else "reference DS-CNN"
+    winner = winner or WINNERS.get(task)
+    what = "reference DS-CNN" if winner is None else f"shipped winner `{winner}`"
     lines = [
         f"**{task}** ({what}): `{p.spec}` ({n_epochs} epochs, {len(d.x_train)} training examples, "
         f"{len(d.x_val)} validation, {len(d.x_test)} test), teacher `{p.teacher.entry.ref}` "
@@ -237,16 +248,27 @@ def main() -> None:
     ap.add_argument(
         "--prune", default="0.1,0.2,0.3", help="shares of MACs to prune, comma-separated"
     )
+    ap.add_argument(
+        "--winner", action="append", default=[], metavar="TASK=ENTRY",
+        help="measure this shipped entry's architecture for TASK (own section)",
+    )  # fmt: skip
     args = ap.parse_args()
     prunes = [float(f) for f in args.prune.split(",")]
+    winners = dict(w.split("=", 1) for w in args.winner if "=" in w)
+    if len(winners) != len(args.winner) or not all(
+        (PRETRAINED / e / "entry.json").is_file() for e in winners.values()
+    ):
+        ap.error(f"--winner takes TASK=ENTRY, ENTRY a folder of {PRETRAINED}; got {args.winner}")
     command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
         for task in args.tasks.split(","):
-            lines = run_task(task, args.seeds, args.epochs, prunes, store)
+            winner = winners.get(task)
+            lines = run_task(task, args.seeds, args.epochs, prunes, store, winner)
             # One section per task, written as soon as it is measured.
-            body = f"## Compression stages: {task}\n\n`{command}`\n\n" + "\n".join(lines)
-            write_section(f"compress-{task}", body)
+            name = task if winner is None else f"{task}: {winner}"
+            body = f"## Compression stages: {name}\n\n`{command}`\n\n" + "\n".join(lines)
+            write_section(f"compress-{task}" + ("" if winner is None else f"-{winner}"), body)
             print("\n".join(lines), flush=True)
 
 
