@@ -69,8 +69,6 @@ def prepare(task: str, store: str, winner: str | None = None) -> Prepared:
     winner = winner or WINNERS.get(task)
     if winner is not None:
         entry = json.loads((PRETRAINED / winner / "entry.json").read_text())
-        if entry["task"] != task:
-            raise SystemExit(f"--winner {task}={winner}: that entry is of task {entry['task']}")
         spec = ArchSpec.parse(entry["arch"])
     else:
         spec = ArchSpec.parse(REFERENCES[task])
@@ -254,15 +252,24 @@ def main() -> None:
     )  # fmt: skip
     args = ap.parse_args()
     prunes = [float(f) for f in args.prune.split(",")]
+    tasks = args.tasks.split(",")
     winners = dict(w.split("=", 1) for w in args.winner if "=" in w)
-    if len(winners) != len(args.winner) or not all(
-        (PRETRAINED / e / "entry.json").is_file() for e in winners.values()
-    ):
-        ap.error(f"--winner takes TASK=ENTRY, ENTRY a folder of {PRETRAINED}; got {args.winner}")
+    for w in args.winner:  # checked now, not when the task's turn comes
+        task, _, entry = w.partition("=")
+        f = PRETRAINED / entry / "entry.json"
+        if not f.is_file() or task not in tasks or len(winners) != len(args.winner):
+            ap.error(
+                f"--winner {w}: give TASK=ENTRY once per task, TASK one of --tasks ({args.tasks})"
+                f" and ENTRY a folder of {PRETRAINED}"
+            )
+        if json.loads(f.read_text())["task"] != task:
+            ap.error(
+                f"--winner {w}: {entry} is an entry of task {json.loads(f.read_text())['task']}"
+            )
     command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
-        for task in args.tasks.split(","):
+        for task in tasks:
             winner = winners.get(task)
             lines = run_task(task, args.seeds, args.epochs, prunes, store, winner)
             # One section per task, written as soon as it is measured.

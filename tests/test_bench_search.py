@@ -132,6 +132,10 @@ def test_ship_keeps_a_shipped_entry_that_tests_better(
     assert (where, kept) == (root / "digits-l010", pytest.approx(0.9963, abs=1e-4))
     assert (root / "digits-l010" / "model.tflite").read_bytes() == before
 
+    # a tie replaces it, as the zoo makes the newer version champion on a tie
+    where, kept = ship("digits-l010", "digits-l010", tracking_uri, "tie", root=root)
+    assert kept is None and "## Benchmark\n\ntie" in (where / "README.md").read_text()
+
     where, kept = ship("digits-l010", "digits-new", tracking_uri, "the table", root=root)
     assert kept is None and json.loads((where / "entry.json").read_text())["name"] == "digits-new"
     assert (where / "README.md").read_text().rstrip().endswith("## Benchmark\n\nthe table")
@@ -142,3 +146,22 @@ def test_ship_keeps_a_shipped_entry_that_tests_better(
     assert (where / "model.tflite").read_bytes() == (
         shipped / "digits-l010" / "model.tflite"
     ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [(["--winner", "kws"], "--winner kws: give TASK=ENTRY once per task"),
+     (["--winner", "kws=nope"], "--winner kws=nope: give TASK=ENTRY"),
+     (["--tasks", "kws", "--winner", "digits=digits-2k"], "TASK one of --tasks (kws)"),
+     (["--winner", "kws=kws-32k", "--winner", "kws=kws-nano33ble"], "once per task"),
+     (["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion")],
+)  # fmt: skip
+def test_bench_compress_refuses_a_bad_winner_before_any_work(
+    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.compress import main
+
+    monkeypatch.setattr("sys.argv", ["bench/compress.py", *argv])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2 and says in capsys.readouterr().err

@@ -544,9 +544,20 @@ def test_a_search_on_a_users_image_folder_registers_its_own_entry(
     students = _versions_of(make_client(tracking_uri), "bands-l010")
     assert sorted(mv.tags["data"] for mv in students) == sorted(mv.tags["data"] for mv in teachers)
 
-    # A teacher named for a folder that changed since it was trained is refused: images it
-    # trained on may now be validation or test images.
+    # A teacher named for the folder it was trained on is taken; once the folder changes it is
+    # refused: images it trained on may now be validation or test images.
+    from rich.console import Console
+
+    from nas.data import load_task
     from nas.errors import TinyzooError
+    from nas.teacher import resolve_teacher
+    from searchspaces import get_space
+
+    named = resolve_teacher(
+        "teacher-bands/2", data=load_task("bands", data_dir=tmp_path / "data"),
+        space=get_space("dscnn"), seed=0, tracking_uri=tracking_uri, console=Console(quiet=True),
+    )  # fmt: skip
+    assert named is not None and named.entry.ref == "teacher-bands/2"
 
     band(tmp_path / "data" / "light", slice(12, 24), 12)
     with pytest.raises(TinyzooError, match="trained on other data than this folder"):
