@@ -85,17 +85,24 @@ def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> No
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"),
-    [(["--methods", "tinyzoo,grid"], "--methods 'tinyzoo,grid': give some of tinyzoo, random"),
-     (["--methods", "random", "--ship"], "--ship ships the tinyzoo row"),
-     (["--finalists", "0"], "--finalists must be 1 or more, got 0")],
+    ("script", "argv", "says"),
+    [("search", ["--methods", "tinyzoo,grid"], "--methods 'tinyzoo,grid': give some of tinyzoo"),
+     ("search", ["--methods", "random", "--ship"], "--ship ships the tinyzoo row"),
+     ("search", ["--finalists", "0"], "--finalists must be 1 or more, got 0"),
+     ("compress", ["--winner", "kws"], "--winner kws: give TASK=ENTRY once per task"),
+     ("compress", ["--winner", "kws=nope"], "--winner kws=nope: give TASK=ENTRY"),
+     ("compress", ["--tasks", "kws", "--winner", "digits=digits-2k"], "TASK one of --tasks (kws)"),
+     ("compress", ["--winner", "kws=kws-32k", "--winner", "kws=kws-nano33ble"], "once per task"),
+     ("compress", ["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion")],
 )  # fmt: skip
-def test_bad_methods_and_finalists_stop_before_any_work(
-    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from bench.search import main
+def test_a_bad_benchmark_option_stops_before_any_work(
+    script: str, argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    import importlib
 
-    monkeypatch.setattr("sys.argv", ["bench/search.py", *argv])
+    main = importlib.import_module(f"bench.{script}").main
+    monkeypatch.setattr("sys.argv", [f"bench/{script}.py", *argv])
     with pytest.raises(SystemExit) as stop:
         main()
     assert stop.value.code == 2 and says in capsys.readouterr().err
@@ -146,22 +153,3 @@ def test_ship_keeps_a_shipped_entry_that_tests_better(
     assert (where / "model.tflite").read_bytes() == (
         shipped / "digits-l010" / "model.tflite"
     ).read_bytes()
-
-
-@pytest.mark.parametrize(
-    ("argv", "says"),
-    [(["--winner", "kws"], "--winner kws: give TASK=ENTRY once per task"),
-     (["--winner", "kws=nope"], "--winner kws=nope: give TASK=ENTRY"),
-     (["--tasks", "kws", "--winner", "digits=digits-2k"], "TASK one of --tasks (kws)"),
-     (["--winner", "kws=kws-32k", "--winner", "kws=kws-nano33ble"], "once per task"),
-     (["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion")],
-)  # fmt: skip
-def test_bench_compress_refuses_a_bad_winner_before_any_work(
-    argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from bench.compress import main
-
-    monkeypatch.setattr("sys.argv", ["bench/compress.py", *argv])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    assert stop.value.code == 2 and says in capsys.readouterr().err
