@@ -54,6 +54,7 @@ class Prepared:
     recipe: Any
     teacher: Any
     logits: Any  # the teacher's logits for every training image
+    winner: str | None  # the zoo/pretrained/ entry whose architecture `spec` is; None: REFERENCES
 
 
 def prepare(task: str, store: str, winner: str | None = None) -> Prepared:
@@ -80,7 +81,7 @@ def prepare(task: str, store: str, winner: str | None = None) -> Prepared:
     assert teacher is not None
     return Prepared(
         task, spec, data.at_resolution(spec.input_shape[0]), RECIPES[task], teacher,
-        teacher.logits(data),
+        teacher.logits(data), winner,
     )  # fmt: skip
 
 
@@ -169,8 +170,7 @@ def run_task(
         return " | ".join(f"{n:,}" for n in sizes[key])
 
     d = p.data
-    winner = winner or WINNERS.get(task)
-    what = "reference DS-CNN" if winner is None else f"shipped winner `{winner}`"
+    what = "reference DS-CNN" if p.winner is None else f"shipped winner `{p.winner}`"
     lines = [
         f"**{task}** ({what}): `{p.spec}` ({n_epochs} epochs, {len(d.x_train)} training examples, "
         f"{len(d.x_val)} validation, {len(d.x_test)} test), teacher `{p.teacher.entry.ref}` "
@@ -253,19 +253,18 @@ def main() -> None:
     args = ap.parse_args()
     prunes = [float(f) for f in args.prune.split(",")]
     tasks = args.tasks.split(",")
-    winners = dict(w.split("=", 1) for w in args.winner if "=" in w)
+    winners: dict[str, str] = {}
     for w in args.winner:  # checked now, not when the task's turn comes
         task, _, entry = w.partition("=")
         f = PRETRAINED / entry / "entry.json"
-        if not f.is_file() or task not in tasks or len(winners) != len(args.winner):
+        if not entry or not f.is_file() or task not in tasks or task in winners:
             ap.error(
                 f"--winner {w}: give TASK=ENTRY once per task, TASK one of --tasks ({args.tasks})"
                 f" and ENTRY a folder of {PRETRAINED}"
             )
-        if json.loads(f.read_text())["task"] != task:
-            ap.error(
-                f"--winner {w}: {entry} is an entry of task {json.loads(f.read_text())['task']}"
-            )
+        if (of := json.loads(f.read_text())["task"]) != task:
+            ap.error(f"--winner {w}: {entry} is an entry of task {of}")
+        winners[task] = entry
     command = " ".join([".venv/bin/python bench/compress.py", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
         store = f"sqlite:///{tmp}/bench.db"  # a scratch zoo: shipped teachers are imported
