@@ -337,6 +337,30 @@ def test_pretrained_import_is_idempotent(tracking_uri: str, tmp_path: Path) -> N
         assert (out / f).read_bytes() == (expected / f).read_bytes(), f
 
 
+def test_a_corrected_shipped_card_becomes_a_new_version(tracking_uri: str, tmp_path: Path) -> None:
+    """A later tinyzoo whose shipped card (or entry.json) differs, the model the same, reaches
+    stores that imported the old one: a new version, the old one kept."""
+    root = make_shipped(tmp_path / "pretrained")
+    client = make_client(tracking_uri)
+    (first,) = ensure_pretrained(client, root=root)
+    card = root / "digits-l010" / "README.md"
+    card.write_text(card.read_text() + "\nCorrected: the benchmark over five seeds.\n")
+    (second,) = ensure_pretrained(client, root=root)
+    assert ensure_pretrained(client, root=root) == []
+    assert (first.version, second.version) == (1, 2)
+    assert first.sha256["model.tflite"] == second.sha256["model.tflite"]
+    assert second.aliases == ("champion",)  # the same accuracy: the newer
+    pulled = zoo.pull("digits-l010", tmp_path / "out") / "README.md"
+    assert pulled.read_text().endswith("Corrected: the benchmark over five seeds.\n")
+    assert zoo.get("digits-l010/1").source == "pretrained"  # nothing stored is lost
+
+    entry = root / "digits-l010" / "entry.json"
+    data = json.loads(entry.read_text())
+    data["metrics"]["weights_huffman_bytes"] = 1234  # a figure backfilled later, say
+    entry.write_text(json.dumps(data, indent=2))
+    assert [e.version for e in ensure_pretrained(client, root=root)] == [3]
+
+
 def test_reading_verbs_import_shipped_entries_once(
     tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

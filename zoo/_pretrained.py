@@ -2,13 +2,17 @@
 
 A shipped entry is model.tflite, entry.json, profile.json and README.md: the C sources are
 regenerated at import (codegen is deterministic), which keeps the package small. An entry is
-imported when no version of its name carries its model.tflite's sha256, so importing is
-idempotent and costs one registry query when there is nothing to do.
+imported when no version of its name carries the sha256 of each of its files as imported (the
+model, and as well the card, entry.json and profile): importing is idempotent and costs one
+registry query when there is nothing to do, and a shipped entry whose card or figures a later
+tinyzoo corrects becomes a new version of the same model in stores that imported the old one
+(the versions before it stay; the newer is champion on a tie).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -27,14 +31,15 @@ __all__ = ["ENV_PRETRAINED", "PRETRAINED_ROOT", "Shipped", "ensure_pretrained", 
 PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
 # Another folder of shipped entries (a team's own set; tests use an empty one).
 ENV_PRETRAINED = "TINYZOO_PRETRAINED_DIR"
-_TFLITE_SHA = f"{SHA_PREFIX}model.tflite"
 
 
 @dataclass(frozen=True)
 class Shipped:
     name: str
     path: Path  # the entry's folder
-    sha256: str  # of its model.tflite: the identity the import compares
+    # Of each file as imported (entry.json with its source set): the identity the import
+    # compares with a version's `sha256.<file>` tags.
+    sha256: dict[str, str]
 
 
 def _root(root: Path | None) -> Path:
@@ -46,8 +51,6 @@ def _root(root: Path | None) -> Path:
 
 def shipped(root: Path | None = None) -> list[Shipped]:
     """The entries under `root` (default zoo/pretrained, or $TINYZOO_PRETRAINED_DIR)."""
-    from zoo._registry import sha256_file
-
     base = _root(root)
     if not base.is_dir():
         return []
@@ -56,23 +59,37 @@ def shipped(root: Path | None = None) -> list[Shipped]:
         if not ((d / "entry.json").is_file() and (d / "model.tflite").is_file()):
             continue
         try:
-            name = json.loads((d / "entry.json").read_text(encoding="utf-8"))["name"]
+            data = json.loads((d / "entry.json").read_text(encoding="utf-8"))
+            name = data["name"]
         except (ValueError, KeyError, TypeError) as e:
             raise TinyzooError(
                 f"shipped entry {d}/entry.json is unreadable ({e}); fix or remove it."
             ) from None
-        out.append(Shipped(name=str(name), path=d, sha256=sha256_file(d / "model.tflite")))
+        blobs = {f.name: f.read_bytes() for f in sorted(d.iterdir()) if f.is_file()}
+        blobs["entry.json"] = _imported_entry(data)
+        sha = {f: hashlib.sha256(b).hexdigest() for f, b in blobs.items()}
+        out.append(Shipped(name=str(name), path=d, sha256=sha))
     return out
 
 
+def _imported_entry(data: dict[str, Any]) -> bytes:
+    """entry.json as the import registers it: the shipped entry with its source set."""
+    return json.dumps(data | {"source": "pretrained"}, indent=2).encode("utf-8")
+
+
 def _missing(client: Any, entries: list[Shipped]) -> list[Shipped]:
-    """Shipped entries no version of their name has yet (one search query)."""
+    """Shipped entries no version of their name has yet, every file the same (one search
+    query)."""
     names = ", ".join(f"'{n}'" for n in sorted({e.name for e in entries}))
-    have = {
-        (mv.name, (mv.tags or {}).get(_TFLITE_SHA))
-        for mv in client.search_model_versions(f"name IN ({names})", max_results=10000)
-    }
-    return [e for e in entries if (e.name, e.sha256) not in have]
+    versions = client.search_model_versions(f"name IN ({names})", max_results=10000)
+
+    def imported(e: Shipped, tags: dict[str, str]) -> bool:
+        return all(tags.get(f"{SHA_PREFIX}{f}") == h for f, h in e.sha256.items())
+
+    return [
+        e for e in entries
+        if not any(mv.name == e.name and imported(e, mv.tags or {}) for mv in versions)
+    ]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -103,8 +120,8 @@ def _import(client: Any, entry: Shipped) -> ZooEntry:
             if f.is_file():
                 shutil.copy2(f, bundle / f.name)
         data = json.loads((bundle / "entry.json").read_text(encoding="utf-8"))
+        (bundle / "entry.json").write_bytes(_imported_entry(data))
         data["source"] = "pretrained"
-        (bundle / "entry.json").write_text(json.dumps(data, indent=2), encoding="utf-8")
         if data.get("compression"):  # the report's files, as a search's run logs them
             from nas.compress import report_files
 
