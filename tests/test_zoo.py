@@ -361,6 +361,21 @@ def test_a_corrected_shipped_card_becomes_a_new_version(tracking_uri: str, tmp_p
     assert [e.version for e in ensure_pretrained(client, root=root)] == [3]
 
 
+def test_a_stale_generated_file_in_a_shipped_folder_is_ignored(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    """The import writes the C sources itself: an old main.cc in the folder (a pulled bundle
+    used as a team's shipped entry) is neither registered nor part of the entry's identity."""
+    root = make_shipped(tmp_path / "pretrained")
+    (root / "digits-l010" / "main.cc").write_text("// an older tinyzoo's main\n")
+    client = make_client(tracking_uri)
+    (imported,) = ensure_pretrained(client, root=root)
+    assert ensure_pretrained(client, root=root) == []
+    out = zoo.pull("digits-l010", tmp_path / "out")
+    assert "older tinyzoo" not in (out / "main.cc").read_text()
+    assert imported.version == 1
+
+
 def test_reading_verbs_import_shipped_entries_once(
     tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

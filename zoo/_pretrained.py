@@ -2,11 +2,14 @@
 
 A shipped entry is model.tflite, entry.json, profile.json and README.md: the C sources are
 regenerated at import (codegen is deterministic), which keeps the package small. An entry is
-imported when no version of its name carries the sha256 of each of its files as imported (the
-model, and as well the card, entry.json and profile): importing is idempotent and costs one
-registry query when there is nothing to do, and a shipped entry whose card or figures a later
-tinyzoo corrects becomes a new version of the same model in stores that imported the old one
-(the versions before it stay; the newer is champion on a tie).
+imported when no version of its name carries the sha256 of every file of its folder as
+imported (the model, card, entry.json, profile, a teacher's weights; not the files the import
+writes itself): importing is idempotent and costs one registry query when there is nothing to
+do, and a shipped entry whose card or figures a later tinyzoo corrects becomes a new version
+of the same model in stores that imported the old one. The versions before it stay, and the
+zoo's champion rule holds: the new version is champion when its int8 accuracy is the best or
+ties it (then it is also `@latest`, over a search's version of the same name registered
+before the upgrade).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,11 @@ __all__ = ["ENV_PRETRAINED", "PRETRAINED_ROOT", "Shipped", "ensure_pretrained", 
 PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
 # Another folder of shipped entries (a team's own set; tests use an empty one).
 ENV_PRETRAINED = "TINYZOO_PRETRAINED_DIR"
+# Written by the import (C sources, compression report): not copied from a shipped folder and
+# not part of its identity, so a stale copy there (a pulled bundle, say) changes neither.
+_GENERATED = frozenset(
+    {"model_data.h", "model_data.cc", "main.cc", "compression.json", "compression.md"}
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +47,7 @@ class Shipped:
     path: Path  # the entry's folder
     # Of each file as imported (entry.json with its source set): the identity the import
     # compares with a version's `sha256.<file>` tags.
-    sha256: dict[str, str]
+    sha256: dict[str, str] = field(hash=False)
 
 
 def _root(root: Path | None) -> Path:
@@ -65,11 +73,16 @@ def shipped(root: Path | None = None) -> list[Shipped]:
             raise TinyzooError(
                 f"shipped entry {d}/entry.json is unreadable ({e}); fix or remove it."
             ) from None
-        blobs = {f.name: f.read_bytes() for f in sorted(d.iterdir()) if f.is_file()}
+        blobs = {f.name: f.read_bytes() for f in _files(d)}
         blobs["entry.json"] = _imported_entry(data)
         sha = {f: hashlib.sha256(b).hexdigest() for f, b in blobs.items()}
         out.append(Shipped(name=str(name), path=d, sha256=sha))
     return out
+
+
+def _files(folder: Path) -> list[Path]:
+    """The files of a shipped folder that the import copies."""
+    return [f for f in sorted(folder.iterdir()) if f.is_file() and f.name not in _GENERATED]
 
 
 def _imported_entry(data: dict[str, Any]) -> bytes:
@@ -116,9 +129,8 @@ def _import(client: Any, entry: Shipped) -> ZooEntry:
 
     with tempfile.TemporaryDirectory(prefix="tinyzoo-pretrained-") as tmp:
         bundle = Path(tmp)
-        for f in entry.path.iterdir():
-            if f.is_file():
-                shutil.copy2(f, bundle / f.name)
+        for f in _files(entry.path):
+            shutil.copy2(f, bundle / f.name)
         data = json.loads((bundle / "entry.json").read_text(encoding="utf-8"))
         (bundle / "entry.json").write_bytes(_imported_entry(data))
         data["source"] = "pretrained"
