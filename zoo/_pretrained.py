@@ -59,6 +59,8 @@ def _root(root: Path | None) -> Path:
 
 def shipped(root: Path | None = None) -> list[Shipped]:
     """The entries under `root` (default zoo/pretrained, or $TINYZOO_PRETRAINED_DIR)."""
+    from zoo._registry import sha256_file
+
     base = _root(root)
     if not base.is_dir():
         return []
@@ -73,9 +75,8 @@ def shipped(root: Path | None = None) -> list[Shipped]:
             raise TinyzooError(
                 f"shipped entry {d}/entry.json is unreadable ({e}); fix or remove it."
             ) from None
-        blobs = {f.name: f.read_bytes() for f in _files(d)}
-        blobs["entry.json"] = _imported_entry(data)
-        sha = {f: hashlib.sha256(b).hexdigest() for f, b in blobs.items()}
+        sha = {f.name: sha256_file(f) for f in _files(d)}
+        sha["entry.json"] = hashlib.sha256(_imported_entry(data)).hexdigest()
         out.append(Shipped(name=str(name), path=d, sha256=sha))
     return out
 
