@@ -219,6 +219,31 @@ def image_reference(space: Any, geometry: Any, budget: Any) -> Any:
     raise SystemExit(f"no MobileNetV1 of width <= 0.25 fits {budget}")
 
 
+def final_chain(
+    spec: Any, data: Any, teacher: Any, seed: int, epochs: int | None,
+    checkpoint: Path | None = None,
+) -> Any:  # fmt: skip
+    """`spec` through the winner's final recipe at `seed`: distilled from `teacher` at the
+    default T and alpha, int8 (QAT when PTQ loses too much), verified on TFLM. Returns
+    nas.compress.run_chain's result (the .tflite, its verification)."""
+    from rich.console import Console
+
+    from nas.compress import Compress, run_chain
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
+    from nas.pipeline import RECIPES, Distil
+    from searchspaces import get_space
+
+    task = data.name
+    recipe = replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs)
+    d = data.for_epochs(recipe.final_epochs).at_resolution(spec.input_shape[0])  # as the searches
+    return run_chain(
+        spec, d=d, recipe=recipe, seed=seed,
+        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
+        options=Compress(baseline=False), space=get_space("dscnn"), console=Console(stderr=True),
+        checkpoint=checkpoint,
+    )  # fmt: skip
+
+
 def train_reference(
     spec: Any, data: Any, teacher: Any, budget: Any, seed: int, epochs: int | None,
     checkpoint: Path | None = None, method: str = "reference",
@@ -226,24 +251,10 @@ def train_reference(
     """The reference (or `method`'s architecture, for another seed) through the winner's final
     recipe: distilled, compressed, verified; its training keeps its state after each epoch in
     `checkpoint`, and an interrupted one goes on from there."""
-    from rich.console import Console
-
-    from nas.compress import Compress, run_chain
-    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE
-    from nas.pipeline import RECIPES, Distil
     from nas.profile import profile_tflite
-    from searchspaces import get_space
 
-    task = data.name
     cpu = _cpu()
-    recipe = replace(RECIPES[task], final_epochs=epochs or RECIPES[task].final_epochs)
-    d = data.for_epochs(recipe.final_epochs).at_resolution(spec.input_shape[0])  # as the searches
-    out = run_chain(
-        spec, d=d, recipe=recipe, seed=seed,
-        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
-        options=Compress(baseline=False), space=get_space("dscnn"), console=Console(stderr=True),
-        checkpoint=checkpoint,
-    )  # fmt: skip
+    out = final_chain(spec, data, teacher, seed, epochs, checkpoint)
     v, p = out.verification, profile_tflite(out.tflite)
     arena = v.arena
     broken = budget.violations(**figures(p, arena_bytes=arena))

@@ -93,7 +93,10 @@ def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> No
      ("compress", ["--winner", "kws=nope"], "--winner kws=nope: give TASK=ENTRY"),
      ("compress", ["--tasks", "kws", "--winner", "digits=digits-2k"], "TASK one of --tasks (kws)"),
      ("compress", ["--winner", "kws=kws-32k", "--winner", "kws=kws-nano33ble"], "once per task"),
-     ("compress", ["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion")],
+     ("compress", ["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion"),
+     ("agreement", ["--entries", "nope"], "--entries: nope is not a folder of"),
+     ("agreement", ["--entries", "fashion-64k"], "fashion-64k is an entry of task fashion, not"),
+     ("agreement", ["--task", "digits", "--entries", "digits-2k"], "has no reference")],
 )  # fmt: skip
 def test_a_bad_benchmark_option_stops_before_any_work(
     script: str, argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
@@ -153,3 +156,18 @@ def test_ship_keeps_a_shipped_entry_that_tests_better(
     assert (where / "model.tflite").read_bytes() == (
         shipped / "digits-l010" / "model.tflite"
     ).read_bytes()
+
+
+def test_agreement_counts_the_examples_only_one_model_gets_right() -> None:
+    import numpy as np
+
+    from bench.agreement import agreement
+
+    a = np.array([True] * 90 + [True] * 6 + [False] * 2 + [False] * 2)
+    b = np.array([True] * 90 + [False] * 6 + [True] * 2 + [False] * 2)
+    got = agreement(a, b)
+    assert (got["only_a"], got["only_b"]) == (6, 2) and got["diff"] == pytest.approx(4.0)
+    # sqrt((8/100 - 0.04^2) / 100) = 0.028 -> 2.80 points
+    assert got["se"] == pytest.approx(2.80)
+    same = agreement(a, a)
+    assert (same["diff"], same["se"]) == (0.0, 0.0)
