@@ -65,8 +65,24 @@ def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None
     text = "\n".join(three)
     assert "| tinyzoo | 91.00 | 93.00 ± 2.00 |" in text  # the row's own seed, then all three
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (mean over seeds 0-2)" in text
-    assert "tinyzoo - reference: +1.00 points (mean over seeds 0-2, paired by seed)." in text
+    assert (
+        "tinyzoo - reference: +1.00 points (standard error 1.73) (mean over seeds 0-2, "
+        "paired by seed)." in text
+    )  # differences -2, +4, +1: sd 3 points, over the root of 3
     assert three[2].count("|") == three[3].count("|") == three[4].count("|")  # header, rule, row
+
+    # On kws's extended test set: the verdict goes by it, the test split's figures beside.
+    ext = {"tinyzoo": [0.90, 0.91, 0.92], "random": [0.88, 0.89, 0.90],
+           "reference": [0.92, 0.92, 0.92]}  # fmt: skip
+    lines = report(SETTINGS["kws-32k"], rows, 20, 0, limits, None, more, None, ext, 10_560)
+    text = "\n".join(lines)
+    assert "| tinyzoo | 91.00 | 93.00 ± 2.00 | 91.00 ± 1.00 |" in text
+    assert "extended test % (10,560 clips, seeds 0-2)" in lines[2]
+    assert ("- Goal NOT met: tinyzoo 91.00 % vs reference 92.00 % (mean over seeds 0-2, extended "
+            "test set), at 0.47x its .tflite and 0.37x its MACs. On the test split alone: "
+            "93.00 % vs 92.00 %.") in text  # fmt: skip
+    assert "tinyzoo - reference: -1.00 points (standard error 0.58)" in text
+    assert lines[2].count("|") == lines[3].count("|") == lines[4].count("|")
 
 
 def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> None:

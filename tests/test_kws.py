@@ -99,6 +99,28 @@ def test_speakers_are_split_so_test_voices_are_never_trained_on() -> None:
         assert not word or variant in s[split]
 
 
+def test_extra_test_clips_are_new_clips_of_the_test_speakers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """extra_test's clips: drawn from their own stream (no clip of the task's plan repeats) and
+    spoken only by the test split's speakers, balanced, generated as the task's are and cached."""
+    test_speakers = set(kws._speakers(0)["test"])
+    task = {p[-1] for p in kws._plan(0)}  # every clip's own seed
+    extra = kws._plan(0, {"test": 50}, stream=1)
+    assert extra == kws._plan(0, {"test": 50}, stream=1)
+    assert task.isdisjoint(p[-1] for p in extra)
+    assert {p[4] for p in extra if p[2]} <= test_speakers
+    monkeypatch.setenv("TINYZOO_CACHE", str(tmp_path))
+    x, y = kws.extra_test(0, per_class=2)
+    assert x.shape == (24, 49, 10, 1) and np.bincount(y).tolist() == [2] * 12
+    assert [p.name.startswith("kws-v1-s0-x1-") for p in tmp_path.iterdir()] == [True]
+    # Its features are those of the same clips rendered one by one.
+    _, label, word, voice, variant, speed, pitch, clip_seed = kws._plan(0, {"test": 2}, 1)[5]
+    speech = kws.synthesize(word, voice, variant, speed, pitch) if word else None
+    clip = kws._clip(np.random.default_rng(clip_seed), speech)
+    assert y[5] == label and np.allclose(x[5], kws.mfcc(clip), atol=1e-5)
+
+
 @pytest.mark.slow
 def test_the_kws_task_is_balanced_cached_and_matches_its_geometry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -276,12 +276,15 @@ def _speakers(seed: int) -> dict[str, list[str]]:
     return {"train": order[:a], "val": order[a:b], "test": order[b:]}
 
 
-def _plan(seed: int) -> list[tuple[str, int, str, str, str, int, int, int]]:
-    """Every clip's (split, label id, word, voice, variant, speed, pitch, clip seed)."""
-    rng = np.random.default_rng(seed)
+def _plan(
+    seed: int, counts: dict[str, int] = PER_CLASS, stream: int | None = None
+) -> list[tuple[str, int, str, str, str, int, int, int]]:
+    """Every clip's (split, label id, word, voice, variant, speed, pitch, clip seed): `counts`
+    clips per class and split, drawn from the seed's own stream or, given `stream`, another."""
+    rng = np.random.default_rng(seed if stream is None else [seed, stream])
     speakers = _speakers(seed)
     plan = []
-    for split, count in PER_CLASS.items():
+    for split, count in counts.items():
         for label_id, label in enumerate(LABELS):
             for _ in range(count):
                 if label == "unknown":
@@ -301,8 +304,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TINYZOO_CACHE") or Path.home() / ".cache" / "tinyzoo")
 
 
-def _generate(seed: int, exe: str) -> dict[str, np.ndarray]:
-    plan = _plan(seed)
+def _generate(plan: list[tuple[str, int, str, str, str, int, int, int]]) -> dict[str, np.ndarray]:
+    """x_SPLIT and y_SPLIT arrays for every split in `plan`, in its order."""
+    splits = list(dict.fromkeys(p[0] for p in plan))
     words = {(w, v, var, s, p) for _, _, w, v, var, s, p, _ in plan if w}
     sys.stderr.write(
         f"kws: synthesising {len(words)} utterances with espeak-ng for {len(plan)} clips "
@@ -310,9 +314,9 @@ def _generate(seed: int, exe: str) -> dict[str, np.ndarray]:
     )
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         speech = dict(zip(words, pool.map(lambda k: synthesize(*k), words), strict=True))
-    feats: dict[str, list[np.ndarray]] = {split: [] for split in PER_CLASS}
-    labels: dict[str, list[int]] = {split: [] for split in PER_CLASS}
-    pending: dict[str, list[np.ndarray]] = {split: [] for split in PER_CLASS}
+    feats: dict[str, list[np.ndarray]] = {split: [] for split in splits}
+    labels: dict[str, list[int]] = {split: [] for split in splits}
+    pending: dict[str, list[np.ndarray]] = {split: [] for split in splits}
     for split, label_id, word, voice, variant, speed, pitch, clip_seed in plan:
         rng = np.random.default_rng(clip_seed)
         s = speech[(word, voice, variant, speed, pitch)] if word else None
@@ -322,7 +326,7 @@ def _generate(seed: int, exe: str) -> dict[str, np.ndarray]:
             feats[split].append(mfcc(np.stack(pending[split])))
             pending[split] = []
     arrays: dict[str, np.ndarray] = {}
-    for split in PER_CLASS:
+    for split in splits:
         if pending[split]:
             feats[split].append(mfcc(np.stack(pending[split])))
         arrays[f"x_{split}"] = np.concatenate(feats[split])
@@ -330,23 +334,49 @@ def _generate(seed: int, exe: str) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _cached(seed: int, counts: dict[str, int], stream: int | None) -> dict[str, np.ndarray]:
+    """`_plan(seed, counts, stream)`'s arrays, generated on first use and cached."""
+    exe = _espeak()
+    extra = "" if stream is None else f"|stream{stream}"
+    key = hashlib.sha256(f"{VERSION}|{seed}|{counts}|{_espeak_version(exe)}{extra}".encode())
+    tag = "" if stream is None else f"-x{stream}"
+    path = cache_dir() / f"kws-v{VERSION}-s{seed}{tag}-{key.hexdigest()[:12]}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    arrays = _generate(_plan(seed, counts, stream))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole, then renamed: an interrupted run never leaves a half cache behind.
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, path)
+    return arrays
+
+
+EXTRA_TEST_PER_CLASS = 800  # extra_test's default: 9,600 clips, ten times the test split
+
+
+@functools.lru_cache(maxsize=2)
+def extra_test(
+    seed: int = 0, per_class: int = EXTRA_TEST_PER_CLASS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y): `per_class` further clips per class of the test split's speakers, for benchmarks.
+
+    The test split's 960 clips measure one model's accuracy to about 0.8 points (one standard
+    error), too coarse to tell two models apart by the fraction of a point (docs/RESULTS.md,
+    agreement-kws). These clips come from the same speakers (never heard in training) with
+    their own random stream, so none repeats a test clip's draw; like the test split they are
+    never used for training or for choosing anything. The task's splits are unchanged.
+    """
+    arrays = _cached(seed, {"test": per_class}, stream=1)
+    return arrays["x_test"], arrays["y_test"]
+
+
 @functools.lru_cache(maxsize=2)
 def load_kws(seed: int = 0) -> Dataset:
     """The synthetic keyword-spotting task (module docstring), generated once per seed."""
-    exe = _espeak()
-    key = hashlib.sha256(f"{VERSION}|{seed}|{PER_CLASS}|{_espeak_version(exe)}".encode())
-    path = cache_dir() / f"kws-v{VERSION}-s{seed}-{key.hexdigest()[:12]}.npz"
-    if path.is_file():
-        with np.load(path) as f:
-            arrays = {k: f[k] for k in f.files}
-    else:
-        arrays = _generate(seed, exe)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written whole, then renamed: an interrupted run never leaves a half cache behind.
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as tmp:
-            np.savez(tmp, **arrays)  # type: ignore[arg-type]
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, path)
+    arrays = _cached(seed, PER_CLASS, stream=None)
     x = np.concatenate([arrays["x_train"], arrays["x_val"]])
     y = np.concatenate([arrays["y_train"], arrays["y_val"]])
     n_train = len(arrays["y_train"])
