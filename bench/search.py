@@ -192,10 +192,56 @@ def timed(make: Callable[[], Row], keep: Path | None) -> Row:
 
 def _write_json(path: Path, obj: Any) -> None:
     """Whole or absent."""
+    _write_bytes(path, json.dumps(obj, indent=1).encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Whole or absent."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part")
-    part.write_text(json.dumps(obj, indent=1), encoding="utf-8")
+    part.write_bytes(data)
     part.replace(path)
+
+
+def measured(
+    r: Row, kept: Path | None, make: Callable[[], Row] | None,
+    extended: tuple[Any, Any] | None, store: str,
+) -> Row:  # fmt: skip
+    """`r` with its figure on the extended test set, if it lacks one: measured on its model,
+    the zoo's (a search's row) or the .tflite kept beside `kept`, its row (then rewritten with
+    the figure). A row whose earlier run kept no model is trained again with `make` (the final
+    recipe repeats on one machine); the old row waits in `*.old.json` until the new one is
+    written, and the two test-split figures are compared."""
+    from nas.quantize import tflm_accuracy
+    from zoo import load
+
+    if extended is None or r.int8_extended is not None:
+        return r
+    model = None if kept is None else kept.with_suffix(".tflite")
+    if r.ref:
+        tflite = load(r.ref, tracking_uri=store).tflite
+    elif model is not None and model.exists():
+        tflite = model.read_bytes()
+    elif kept is not None and make is not None:
+        print(f"{kept.name}: no model kept; training it again for the extended test set")
+        old = kept.with_suffix(".old.json")
+        if kept.exists():
+            kept.replace(old)
+        again = timed(make, kept)
+        same = "the same" if again.int8_test == r.int8_test else "NOT the same"
+        print(
+            f"{kept.name}: int8 test {100 * again.int8_test:.2f} % trained again, "
+            f"{100 * r.int8_test:.2f} % before: {same}",
+            flush=True,
+        )
+        old.unlink(missing_ok=True)
+        return again
+    else:
+        raise ValueError(f"row {r.method} {r.arch}: no model to measure and no way to train it")
+    r = replace(r, int8_extended=tflm_accuracy(tflite, *extended, r.arena))
+    if kept is not None:
+        _write_json(kept, asdict(r))
+    return r
 
 
 def _cpu() -> float:
@@ -284,8 +330,7 @@ def train_reference(
     arena = v.arena
     broken = budget.violations(**figures(p, arena_bytes=arena))
     if model is not None:
-        model.parent.mkdir(parents=True, exist_ok=True)
-        model.write_bytes(out.tflite)
+        _write_bytes(model, out.tflite)
     return Row(
         method, str(out.spec), v.int8_accuracy, arena, len(out.tflite), p.macs,
         p.paper_peak_bytes, p.params, budget.latency_ms(p.macs, len(p.layers)), _cpu() - cpu,
@@ -295,12 +340,10 @@ def train_reference(
 
 
 def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: int,
-           store: str, epochs: int | None, finalists: int | None = None,
-           extended: tuple[Any, Any] | None = None) -> Row:  # fmt: skip
+           store: str, epochs: int | None, finalists: int | None = None) -> Row:  # fmt: skip
     from nas.compress import Compress
     from nas.pipeline import run_search
     from nas.profile import profile_tflite
-    from nas.quantize import tflm_accuracy
     from zoo import load
 
     cpu = _cpu()
@@ -310,16 +353,12 @@ def search(s: Setting, sampler: str, limits: dict[str, Any], trials: int, seed: 
         finalists=finalists, compress=Compress(baseline=False), **limits,
     )  # fmt: skip
     spent = _cpu() - cpu
-    tflite = load(entry.ref, tracking_uri=store).tflite
-    p = profile_tflite(tflite)
+    p = profile_tflite(load(entry.ref, tracking_uri=store).tflite)
     (method,) = (m for m, name in SAMPLERS.items() if name == sampler)
     return Row(
         method, entry.arch, entry.int8_accuracy,
         entry.arena_bytes, entry.tflite_bytes, entry.macs, p.paper_peak_bytes, entry.params,
         entry.latency_ms_estimate, spent, ref=entry.ref,
-        int8_extended=(
-            None if extended is None else tflm_accuracy(tflite, *extended, entry.arena_bytes)
-        ),
     )  # fmt: skip
 
 
@@ -333,10 +372,8 @@ def run_setting(
     from nas.data import load_task
     from nas.pipeline import RECIPES
     from nas.profile import profile_spec
-    from nas.quantize import tflm_accuracy
     from nas.teacher import resolve_teacher
     from searchspaces import ArchSpec, get_space
-    from zoo import load
 
     board = get_board(s.board) if s.board else None
     budget = budget_for(board, **s.limits)
@@ -361,35 +398,6 @@ def run_setting(
         key = f"{s.key}-{method}-t{trials}-s{seed}-e{epochs or 'recipe'}{top}.json"
         return None if rows_dir is None else rows_dir / key
 
-    def measured(r: Row, kept: Path | None, make: Callable[[], Row] | None) -> Row:
-        """`r` with its figure on the extended test set. A row kept by an earlier run without
-        one is measured on its model, the zoo's (searches) or the .tflite kept beside it;
-        where that run kept no model, it is trained again with `make` (the final recipe
-        repeats on one machine: the new row's test-split figure is compared with the old)."""
-        if extended is None or r.int8_extended is not None:
-            return r
-        model = None if kept is None else kept.with_suffix(".tflite")
-        if r.ref:
-            tflite = load(r.ref, tracking_uri=store).tflite
-        elif model is not None and model.exists():
-            tflite = model.read_bytes()
-        else:
-            assert kept is not None and make is not None  # only kept rows lack the figure
-            print(f"{kept.name}: no model kept; training it again for the extended test set")
-            kept.unlink()
-            again = timed(make, kept)
-            same = "the same" if again.int8_test == r.int8_test else "NOT the same"
-            print(
-                f"{kept.name}: int8 test {100 * again.int8_test:.2f} % trained again, "
-                f"{100 * r.int8_test:.2f} % before: {same}",
-                flush=True,
-            )
-            return again
-        r = replace(r, int8_extended=tflm_accuracy(tflite, *extended, r.arena))
-        if kept is not None:
-            _write_json(kept, asdict(r))
-        return r
-
     def final(spec: Any, method: str, at: int, kept: Path | None) -> Row:
         """`spec` through the final recipe at seed `at`, kept (and resumed) like a method."""
         ck = None if kept is None else kept.with_suffix(".epoch.npz")
@@ -400,7 +408,7 @@ def run_setting(
                 spec, data, teacher, budget, at, epochs, ck, method, extended, model
             )
 
-        row = measured(timed(make, kept), kept, make)
+        row = measured(timed(make, kept), kept, make, extended, store)
         if ck is not None:  # the row is kept now
             from nas.train import remove_checkpoints
 
@@ -417,12 +425,13 @@ def run_setting(
     rows = [
         measured(
             timed(
-                lambda m=m: search(s, m, limits, trials, seed, store, epochs, finalists, extended),
-                keep(m),
+                lambda m=m: search(s, m, limits, trials, seed, store, epochs, finalists), keep(m)
             ),
             keep(m),
             None,
-        )
+            extended,
+            store,
+        )  # fmt: skip
         for method, m in SAMPLERS.items()
         if method in methods
     ]
@@ -465,6 +474,8 @@ def report(
 
     n = len(next(iter(more.values()))) if more else 1
     over = seeds_text(n, seed)
+    if extended is not None and n_extended is None:
+        raise ValueError("report: give n_extended, the extended test set's size, with extended")
     ext_col = f" extended test % ({n_extended or 0:,} clips{', ' + over if more else ''}) |"
     lat = "est. ms (" + (s.board or "no board") + ")"
     lines = [
@@ -489,7 +500,9 @@ def report(
     for r in rows:
         ms = "—" if r.latency_ms is None else f"{r.latency_ms:.1f}"
         spread = f" {mean_sd(more[r.method])} |" if more else ""
-        spread += f" {mean_sd(extended[r.method])} |" if extended else ""
+        if extended:
+            xs = extended[r.method]
+            spread += f" {mean_sd(xs) if more else f'{100 * xs[0]:.2f}'} |"
         lines.append(
             f"| {r.method} | {100 * r.int8_test:.2f} |{spread} {r.arena:,} | {r.tflite:,} | "
             f"{r.macs:,} | {r.peak:,} | {r.params:,} | {ms} | {r.cpu_s / 3600:.2f} | `{r.arch}` |"
@@ -498,7 +511,7 @@ def report(
     figure = extended or more
     split = {r.method: statistics.mean(more[r.method]) if more else r.int8_test for r in rows}
     acc = {r.method: statistics.mean(figure[r.method]) if figure else r.int8_test for r in rows}
-    what = f"mean over {over}" if more else "int8 test"
+    what = f"mean over {over}" if more else "int8" if extended else "int8 test"
     what += ", extended test set" if extended else ""
     lines += ["", *(f"- {r.method}: {r.note}" for r in rows if r.note)]
     tz, ref = by.get("tinyzoo"), by.get("reference")
@@ -523,11 +536,14 @@ def report(
         )
     others = [m for m in ("random", "reference") if tz is not None and m in by]
 
-    def error(m: str) -> str:  # the standard error of the mean paired difference
+    def error(m: str) -> str:
+        """The standard error of the mean paired difference from the seeds' spread: every seed
+        is tested on the same clips, so the part from the choice of clips is not in it
+        (bench/agreement.py measures that)."""
         if not figure or n < 2:
             return ""
         d = [a - b for a, b in zip(figure["tinyzoo"], figure[m], strict=True)]
-        return f" (standard error {100 * statistics.stdev(d) / n**0.5:.2f})"
+        return f" (standard error over seeds {100 * statistics.stdev(d) / n**0.5:.2f})"
 
     if others:
         lines.append(

@@ -211,11 +211,17 @@ def tflm_outputs(tflite: bytes, x: np.ndarray, arena_bytes: int) -> np.ndarray:
     return _outputs(ip, x, float(iq["scales"][0]), int(iq["zero_points"][0]))
 
 
+def tflm_correct(tflite: bytes, x: np.ndarray, y: np.ndarray, arena_bytes: int) -> np.ndarray:
+    """Per example of float inputs `x`: is `tflite`'s top class on TFLM's reference kernels
+    its label in `y`?"""
+    return np.argmax(tflm_outputs(tflite, x, arena_bytes), axis=1) == y
+
+
 def tflm_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray, arena_bytes: int) -> float | None:
     """int8 accuracy of `tflite` on TFLM's reference kernels over float inputs `x`."""
     if not len(x):
         return None
-    return float(np.mean(np.argmax(tflm_outputs(tflite, x, arena_bytes), axis=1) == y))
+    return float(np.mean(tflm_correct(tflite, x, y, arena_bytes)))
 
 
 def verify(tflite: bytes, x: np.ndarray | None = None, y: np.ndarray | None = None) -> Verification:

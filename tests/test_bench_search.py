@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,7 @@ def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None
     assert "| tinyzoo | 91.00 | 93.00 ± 2.00 |" in text  # the row's own seed, then all three
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (mean over seeds 0-2)" in text
     assert (
-        "tinyzoo - reference: +1.00 points (standard error 1.73) (mean over seeds 0-2, "
+        "tinyzoo - reference: +1.00 points (standard error over seeds 1.73) (mean over seeds 0-2, "
         "paired by seed)." in text
     )  # differences -2, +4, +1: sd 3 points, over the root of 3
     assert three[2].count("|") == three[3].count("|") == three[4].count("|")  # header, rule, row
@@ -81,7 +82,7 @@ def test_with_further_seeds_the_verdict_is_on_the_means_paired_by_seed() -> None
     assert ("- Goal NOT met: tinyzoo 91.00 % vs reference 92.00 % (mean over seeds 0-2, extended "
             "test set), at 0.47x its .tflite and 0.37x its MACs. On the test split alone: "
             "93.00 % vs 92.00 %.") in text  # fmt: skip
-    assert "tinyzoo - reference: -1.00 points (standard error 0.58)" in text
+    assert "tinyzoo - reference: -1.00 points (standard error over seeds 0.58)" in text
     assert lines[2].count("|") == lines[3].count("|") == lines[4].count("|")
 
 
@@ -135,6 +136,67 @@ def test_a_kws_search_without_random_is_judged_against_its_reference() -> None:
     text = "\n".join(report(SETTINGS["kws-32k"], [tz, ref], 20, 0, {}, None))
     assert "- Goal met: tinyzoo 93.00 % vs reference 92.00 % (int8 test), at 0.47x" in text
     assert "- tinyzoo - reference: +1.00 points." in text and "random" not in text
+
+
+def test_a_single_seed_extended_figure_is_shown_and_judged_as_is() -> None:
+    from bench.search import SETTINGS, report
+
+    tz = Row("tinyzoo", "r49x10x1_c3s1c8_gap_fc12", 0.93, 1, 15_000, 900_000, 1, 1, None, 1.0)
+    ref = Row("reference", "r49x10x1_c3s2c64_gap_fc12", 0.92, 1, 31_632, 2_416_768, 1, 1, None, 1.0)
+    ext = {"tinyzoo": [0.915], "reference": [0.925]}
+    lines = report(SETTINGS["kws-32k"], [tz, ref], 20, 0, {}, None, None, None, ext, 10_560)
+    text = "\n".join(lines)
+    assert "| tinyzoo | 93.00 | 91.50 |" in text and "extended test % (10,560 clips) |" in lines[2]
+    assert "- Goal NOT met: tinyzoo 91.50 % vs reference 92.50 % (int8, extended test set)" in text
+    assert "On the test split alone: 93.00 % vs 92.00 %." in text
+    assert lines[2].count("|") == lines[3].count("|") == lines[4].count("|")
+    with pytest.raises(ValueError, match="n_extended"):
+        report(SETTINGS["kws-32k"], [tz, ref], 20, 0, {}, None, None, None, ext)
+
+
+def test_a_kept_row_is_measured_on_its_kept_model_or_trained_again(tmp_path: Path) -> None:
+    """measured(): a row kept without the extended figure gets it from the .tflite kept beside
+    it (on TFLM, rewritten into the row), or, with no model kept, from a new training, the old
+    row kept aside until the new one is written."""
+    from bench.search import measured
+    from nas.data import load_task
+    from nas.quantize import tflm_accuracy
+
+    shipped = Path(__file__).resolve().parents[1] / "zoo" / "pretrained" / "digits-l010"
+    tflite = (shipped / "model.tflite").read_bytes()
+    arena = json.loads((shipped / "entry.json").read_text())["metrics"]["arena_bytes"]
+    data = load_task("digits")
+    extended = (data.x_test[:100], data.y_test[:100])
+    row = Row("reference", "r8x8x1_c3s1c8_gap_fc10", 0.99, arena, len(tflite), 1, 1, 1, None, 1.0)
+    assert measured(row, None, None, None, "unused") is row  # no extended set: nothing to do
+
+    kept = tmp_path / "rows" / "digits-reference-t20-s0-erecipe.json"
+    timed(lambda: row, kept)
+    kept.with_suffix(".tflite").write_bytes(tflite)
+    got = measured(row, kept, None, extended, "unused")
+    want = tflm_accuracy(tflite, *extended, arena)
+    assert got.int8_extended == want and 0.9 < want <= 1.0
+    assert Row(**json.loads(kept.read_text())).int8_extended == want
+    assert measured(got, kept, None, extended, "unused") is got  # measured once
+
+    # No model kept: trained again (here `make`), and the old row is gone once the new one is.
+    kept.with_suffix(".tflite").unlink()
+    timed(lambda: row, kept.with_name("other.json"))  # another row, left alone
+    kept.write_text(json.dumps(asdict(row)), encoding="utf-8")
+    new = Row("reference", row.arch, 0.99, arena, len(tflite), 1, 1, 1, None, 2.0,
+              int8_extended=0.97)  # fmt: skip
+    calls: list[int] = []
+
+    def make() -> Row:
+        calls.append(1)
+        assert kept.with_suffix(".old.json").exists() and not kept.exists()
+        return new
+
+    assert measured(row, kept, make, extended, "unused").int8_extended == 0.97 and calls == [1]
+    assert Row(**json.loads(kept.read_text())).int8_extended == 0.97
+    assert sorted(p.name for p in kept.parent.iterdir()) == [kept.name, "other.json"]
+    with pytest.raises(ValueError, match="no model to measure"):
+        measured(row, None, None, extended, "unused")
 
 
 def test_ship_keeps_a_shipped_entry_that_tests_better(

@@ -111,9 +111,11 @@ def test_extra_test_clips_are_new_clips_of_the_test_speakers(
     assert task.isdisjoint(p[-1] for p in extra)
     assert {p[4] for p in extra if p[2]} <= test_speakers
     monkeypatch.setenv("TINYZOO_CACHE", str(tmp_path))
+    kws.extra_test.cache_clear()
     x, y = kws.extra_test(0, per_class=2)
     assert x.shape == (24, 49, 10, 1) and np.bincount(y).tolist() == [2] * 12
-    assert [p.name.startswith("kws-v1-s0-x1-") for p in tmp_path.iterdir()] == [True]
+    assert [p.name.startswith(f"kws-v{kws.VERSION}-s0-x1-") for p in tmp_path.iterdir()] == [True]
+    assert not x.flags.writeable
     # Its features are those of the same clips rendered one by one.
     _, label, word, voice, variant, speed, pitch, clip_seed = kws._plan(0, {"test": 2}, 1)[5]
     speech = kws.synthesize(word, voice, variant, speed, pitch) if word else None

@@ -32,11 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
-from nas.data._dataset import Dataset, make_dataset, stratified_split
+from nas.data._dataset import Dataset, _frozen, make_dataset, stratified_split
 from nas.data.folder import class_dirs, is_skipped
 from nas.errors import TinyzooError
 
-__all__ = ["KEYWORDS", "LABELS", "SAMPLE_RATE", "load_kws", "mfcc", "spec_augment", "synthesize"]
+__all__ = [
+    "KEYWORDS", "LABELS", "SAMPLE_RATE", "extra_test", "load_kws", "mfcc", "spec_augment",
+    "synthesize",
+]  # fmt: skip
 
 SAMPLE_RATE = 16_000
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -365,12 +368,14 @@ def extra_test(
 
     The test split's 960 clips measure one model's accuracy to about 0.8 points (one standard
     error), too coarse to tell two models apart by the fraction of a point (docs/RESULTS.md,
-    agreement-kws). These clips come from the same speakers (never heard in training) with
-    their own random stream, so none repeats a test clip's draw; like the test split they are
-    never used for training or for choosing anything. The task's splits are unchanged.
+    agreement-kws). These clips come from the same speakers (never heard in training), drawn
+    from their own random stream: each clip's seed (its time shift, gain and noise) differs
+    from every clip's of the task, though a word may be spoken with the same voice, speed and
+    pitch as one of the test split's. Like the test split they are never used for training or
+    for choosing anything. The task's splits are unchanged. The arrays are read-only.
     """
     arrays = _cached(seed, {"test": per_class}, stream=1)
-    return arrays["x_test"], arrays["y_test"]
+    return _frozen(arrays["x_test"]), _frozen(arrays["y_test"])
 
 
 @functools.lru_cache(maxsize=2)
