@@ -255,12 +255,13 @@ def metrics(stages: tuple[Stage, ...]) -> dict[str, float]:
     return out
 
 
+REPORT_FILES = ("compression.json", "compression.md")  # report_files' names
+
+
 def report_files(stages: list[dict[str, Any]]) -> dict[str, bytes]:
     """The report as a zoo bundle's artefacts: the stages as JSON, and their table."""
-    return {
-        "compression.json": json.dumps(stages, indent=2).encode(),
-        "compression.md": report_markdown(stages).encode(),
-    }
+    blobs = (json.dumps(stages, indent=2).encode(), report_markdown(stages).encode())
+    return dict(zip(REPORT_FILES, blobs, strict=True))
 
 
 def report_markdown(stages: list[dict[str, Any]]) -> str:

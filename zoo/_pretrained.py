@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nas.codegen import C_SOURCES
+from nas.compress import REPORT_FILES
 from nas.errors import TinyzooError
 from zoo._entry import SHA_PREFIX, ZooEntry
 from zoo._store import sqlite_path
@@ -36,9 +38,7 @@ PRETRAINED_ROOT = Path(__file__).resolve().parent / "pretrained"
 ENV_PRETRAINED = "TINYZOO_PRETRAINED_DIR"
 # Written by the import (C sources, compression report): not copied from a shipped folder and
 # not part of its identity, so a stale copy there (a pulled bundle, say) changes neither.
-_GENERATED = frozenset(
-    {"model_data.h", "model_data.cc", "main.cc", "compression.json", "compression.md"}
-)
+_GENERATED = frozenset((*C_SOURCES, *REPORT_FILES))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,6 @@ Later: an interpreter-free C model (see DESIGN.md) lives beside this, same entry
 
 from __future__ import annotations
 
-from nas.codegen._tflm import write_c_sources
+from nas.codegen._tflm import C_SOURCES, write_c_sources
 
-__all__ = ["write_c_sources"]
+__all__ = ["C_SOURCES", "write_c_sources"]

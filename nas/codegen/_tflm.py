@@ -21,6 +21,7 @@ __all__ = ["write_c_sources"]
 
 BYTES_PER_LINE = 12
 HEADER = "model_data.h"
+C_SOURCES = (HEADER, "model_data.cc", "main.cc")  # the files write_c_sources writes
 # TfLiteTensor data-union member and C type, per tensor type main.cc can fill and read.
 _C_TYPES = {
     "int8": ("int8", "int8_t"),
@@ -266,11 +267,12 @@ def write_c_sources(
                 f"{len(labels)} labels given for a model with {n_classes} output classes. "
                 "Pass one label per class, in class-id order."
             )
-    files = {
-        HEADER: _header(info, len(tflite), arena_bytes, name, labels),
-        "model_data.cc": _array(bytes(tflite), name, labels),
-        "main.cc": _main(info, name, labels),
-    }
+    texts = (
+        _header(info, len(tflite), arena_bytes, name, labels),
+        _array(bytes(tflite), name, labels),
+        _main(info, name, labels),
+    )
+    files = dict(zip(C_SOURCES, texts, strict=True))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
