@@ -116,7 +116,7 @@ def graph_of(spec: object) -> TfliteModel:
     from searchspaces._arch import ArchSpec
 
     assert isinstance(spec, ArchSpec)
-    from searchspaces._arch import layers
+    from searchspaces._arch import layers, pair
 
     g = _GraphBuilder()
     h, w, c = spec.input_shape
@@ -128,19 +128,19 @@ def graph_of(spec: object) -> TfliteModel:
             g.op("ADD", (made[layer.skip], x), (y,))
             x = made[layer.name] = y
             continue
-        k, s = layer.kernel, layer.stride
-        h, w = _same(h, s), _same(w, s)
+        (kh, kw), (sh, sw) = pair(layer.kernel), pair(layer.stride)
+        h, w = _same(h, sh), _same(w, sw)
         if layer.op == "dw":
-            wt = g.tensor("dw", (1, k, k, c), const=True, scales=c)
+            wt = g.tensor("dw", (1, kh, kw, c), const=True, scales=c)
             bias = g.tensor("b", (c,), "int32", const=True, scales=c)
             op = "DEPTHWISE_CONV_2D"
         else:
             cout = layer.channels
-            wt = g.tensor("w", (cout, k, k, c), const=True, scales=cout)
+            wt = g.tensor("w", (cout, kh, kw, c), const=True, scales=cout)
             bias = g.tensor("b", (cout,), "int32", const=True, scales=cout)
             c, op = cout, "CONV_2D"
         y = g.tensor("act", (1, h, w, c))
-        g.op(op, (x, wt, bias), (y,), StrideH=s, StrideW=s)
+        g.op(op, (x, wt, bias), (y,), StrideH=sh, StrideW=sw)
         x = made[layer.name] = y
     axes = g.tensor("axes", (2,), "int32", const=True, scales=0)
     y = g.tensor("gap", (1, c))

@@ -4,6 +4,7 @@ Grammar (one token per layer group, joined by "_"; timm-style):
 
     r{H}x{W}x{C}        input resolution and channels            r20x20x1
     c{k}s{s}c{n}        stem: k x k convolution, stride s, n ch   c3s2c16
+                        (k and s may be h x w: c10x4s2c64, c3s2x1c48)
     ds{k}s{s}c{n}       depthwise-separable block: k x k depthwise (stride s) then
                         1 x 1 pointwise to n channels             ds3s1c32
     mb{k}s{s}[h{e}]c{n}[r]
@@ -14,6 +15,7 @@ Grammar (one token per layer group, joined by "_"; timm-style):
     gap                 global average pooling
     fc{n}               classifier, n classes (int8 logits)       fc10
 
+Only the stem may be non-square: TensorFlow's CPU depthwise kernel takes equal strides only.
 Every convolution uses "same" padding, batch norm (folded at conversion) and ReLU (fused),
 except an inverted residual's projection, which is linear.
 Examples: r20x20x1_c3s2c16_ds3s1c32_ds3s2c64_gap_fc10, r28x28x1_c3s2c16_mb3s1c8_mb5s2h48c16_mb5s1h48c16r_gap_fc10
@@ -29,19 +31,44 @@ from dataclasses import dataclass, replace
 
 from nas.errors import TinyzooError
 
-__all__ = ["ArchSpec", "ConvBlock", "DSBlock", "Layer", "MBBlock", "layers"]
+__all__ = ["ArchSpec", "ConvBlock", "DSBlock", "Layer", "MBBlock", "layers", "pair"]
 
-GRAMMAR = "r{H}x{W}x{C}_c{k}s{s}c{n}[_ds{k}s{s}c{n} | _mb{k}s{s}[h{e}]c{n}[r] ...]_gap_fc{classes}"
+GRAMMAR = "r{H}x{W}x{C}_c{k[xk]}s{s[xs]}c{n}[_ds{k}s{s}c{n} | _mb{k}s{s}[h{e}]c{n}[r] ...]_gap_fc{classes}"
+
+
+Size = int | tuple[int, int]  # k, or (height, width) where they differ
+
+
+def pair(size: Size) -> tuple[int, int]:
+    """(height, width) of a kernel or stride."""
+    return (size, size) if isinstance(size, int) else size
+
+
+def _size_text(size: Size) -> str:
+    h, w = pair(size)
+    return str(h) if h == w else f"{h}x{w}"
+
+
+def _size(text: str) -> Size:
+    """A kernel or stride token, '3' or '10x4': a square one is kept as an int."""
+    h, _, w = text.partition("x")
+    return int(h) if not w or h == w else (int(h), int(w))
 
 
 @dataclass(frozen=True)
 class ConvBlock:
-    kernel: int
-    stride: int
+    kernel: Size
+    stride: Size
     channels: int
 
+    def __post_init__(self) -> None:
+        # (3, 3) and 3 are one stem: keep the int so that equal strings mean equal specs
+        for name in ("kernel", "stride"):
+            h, w = pair(getattr(self, name))
+            object.__setattr__(self, name, h if h == w else (h, w))
+
     def __str__(self) -> str:
-        return f"c{self.kernel}s{self.stride}c{self.channels}"
+        return f"c{_size_text(self.kernel)}s{_size_text(self.stride)}c{self.channels}"
 
 
 @dataclass(frozen=True)
@@ -131,7 +158,7 @@ class ArchSpec:
             if len(tokens) < 4 or tokens[-2] != "gap":
                 raise ValueError
             m = re.fullmatch(r"r(\d+)x(\d+)x(\d+)", tokens[0])
-            stem = re.fullmatch(r"c(\d+)s(\d+)c(\d+)", tokens[1])
+            stem = re.fullmatch(r"c(\d+(?:x\d+)?)s(\d+(?:x\d+)?)c(\d+)", tokens[1])
             head = re.fullmatch(r"fc(\d+)", tokens[-1])
             if not (m and stem and head):
                 raise ValueError
@@ -150,7 +177,7 @@ class ArchSpec:
             return cls(
                 input_shape=(h, w, c),
                 num_classes=int(head.group(1)),
-                stem=ConvBlock(*map(int, stem.groups())),
+                stem=ConvBlock(_size(stem[1]), _size(stem[2]), int(stem[3])),
                 blocks=tuple(blocks),
             )
         except ValueError:
@@ -168,8 +195,8 @@ class Layer:
 
     op: str  # "conv" (k x k, or 1 x 1), "dw" (depthwise) or "add"
     name: str
-    kernel: int
-    stride: int
+    kernel: Size
+    stride: Size
     channels: int  # output channels (dw and add: those of their input)
     relu: bool
     skip: str = ""  # add: the layer whose output is added (the block's input)

@@ -34,6 +34,10 @@ HANDPICKED = [
     "r16x16x1_c3s1c8_mb3s1c8r_mb7s2h40c12_mb3s1h24c12r_mb3s1h72c12r_gap_fc10",
     "r49x10x1_c3s2c16_mb3s1h32c16r_mb5s2h64c24_mb5s1h96c24r_mb3s1h24c24r_gap_fc12",
     "r8x8x1_c3s1c8_mb3s2h24c16_mb3s2h96c24_gap_fc10",
+    # non-square stems: MLPerf Tiny's 10x4 DS-CNN stem, a stride along time only, a 1x3 kernel
+    "r49x10x1_c10x4s2c64_ds3s1c64_ds3s1c64_gap_fc12",
+    "r49x10x1_c3s2x1c24_ds3s2c16_mb3s1c16r_gap_fc12",
+    "r15x12x1_c1x3s1x2c8_ds5s2c16_gap_fc4",
 ]
 # Drawn from the dscnn space by bench/profile.py's sampler (seed 7), pinned here.
 SAMPLED = [
@@ -217,6 +221,12 @@ def test_compact_file_runs_the_same_in_the_same_arena() -> None:
 def test_block_string_round_trip() -> None:
     for text in ARCHS:
         assert str(ArchSpec.parse(text)) == text
+    # a square size written h x w is the same stem as its one number
+    spec = ArchSpec.parse("r49x10x1_c3x3s2x2c8_gap_fc12")
+    assert spec == ArchSpec.parse("r49x10x1_c3s2c8_gap_fc12") and str(spec).endswith(
+        "_c3s2c8_gap_fc12"
+    )
+    assert ArchSpec.parse(HANDPICKED[-2]).stem.stride == (2, 1)
 
 
 @pytest.mark.parametrize(
@@ -225,6 +235,8 @@ def test_block_string_round_trip() -> None:
         "", "r20x20_c3s2c16_gap_fc10", "r20x20x1_c3s2c16_ds3c8_gap_fc10", "hello",
         "r8x8x1_c3s1c16_mb3s1h0c16r_gap_fc10",  # an expansion to 0 channels
         "r8x8x1_c3s1c16_mb3s1h32c16x_gap_fc10",
+        "r49x10x1_c3s1c16_ds3x1s1c16_gap_fc12",  # only the stem may be non-square
+        "r49x10x1_c3s2x1xc16_gap_fc12",
     ],
 )  # fmt: skip
 def test_bad_block_string(bad: str) -> None:
