@@ -113,7 +113,10 @@ def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> No
      ("compress", ["--winner", "kws=fashion-64k"], "fashion-64k is an entry of task fashion"),
      ("agreement", ["--entries", "nope"], "--entries: nope is not a folder of"),
      ("agreement", ["--entries", "fashion-64k"], "fashion-64k is an entry of task fashion, not"),
-     ("agreement", ["--task", "digits", "--entries", "digits-2k"], "has no reference")],
+     ("agreement", ["--task", "digits", "--entries", "digits-2k"], "has no reference"),
+     ("seeds", ["--arch", "r8x8x1_c3s1c8_gap_fc10,nope", "--name", "x"], "--arch: cannot parse"),
+     ("seeds", ["--arch", "r8x8x1_c3s1c8_gap_fc10", "--name", "x", "--task", "cifar"],
+      "--task must be one of fashion, digits, kws")],
 )  # fmt: skip
 def test_a_bad_benchmark_option_stops_before_any_work(
     script: str, argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,
