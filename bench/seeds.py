@@ -62,7 +62,7 @@ def train(task: str, arch: str, seed: int, epochs: int | None) -> dict[str, Any]
     v, p = out.verification, profile_tflite(out.tflite)
     ext = extended_test(data)
     return {
-        "arch": arch, "seed": seed, "epochs": epochs, "int8_test": v.int8_accuracy,
+        "task": task, "arch": arch, "seed": seed, "epochs": epochs, "int8_test": v.int8_accuracy,
         "int8_extended": None if ext is None else tflm_accuracy(out.tflite, *ext, v.arena),
         "tflite": len(out.tflite), "macs": p.macs, "arena": v.arena, "params": p.params,
         "s": round(time.monotonic() - t0),
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.seeds < 1 or args.jobs < 1:
         ap.error("--seeds and --jobs must be 1 or more")
     path = PROBES / f"seeds-{args.name}.jsonl"
-    rows = [r for r in read_rows(path) if r.get("epochs") == args.epochs]
+    rows = [r for r in read_rows(path) if (r["task"], r["epochs"]) == (args.task, args.epochs)]
     done = {(r["arch"], r["seed"]) for r in rows}
     todo = [(a, s) for s in range(args.seeds) for a in archs if (a, s) not in done]
     print(f"{len(todo)} trainings to run, {len(done)} rows in {path}", flush=True)

@@ -15,7 +15,7 @@ A, B = "r8x8x1_c3s1c8_ds3s2c16_gap_fc10", "r8x8x1_c3s1c4_gap_fc10"
 
 
 def _row(arch: str, seed: int, test: float, extended: float | None = None) -> dict:
-    return {"arch": arch, "seed": seed, "epochs": None, "int8_test": test,
+    return {"task": "kws", "arch": arch, "seed": seed, "epochs": None, "int8_test": test,
             "int8_extended": extended, "tflite": 2000, "macs": 5000, "arena": 3000,
             "params": 100, "s": 1}  # fmt: skip
 
@@ -52,7 +52,8 @@ def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
     bench.seeds.main(argv)
     rows = [json.loads(line) for line in (tmp_path / "seeds-t.jsonl").read_text().splitlines()]
     assert [(r["arch"], r["seed"], r["epochs"]) for r in rows] == [(A, 0, 1), (B, 0, 1)]
-    assert all(0 < r["int8_test"] <= 1 and r["int8_extended"] is None for r in rows)
+    assert all(r["task"] == "digits" and r["int8_extended"] is None for r in rows)
+    assert all(0 < r["int8_test"] <= 1 for r in rows)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "<!-- seeds-t:start -->" in text and "extended" not in text
     assert f"| `{B}` | 0 | {rows[1]['tflite']:,} |" in text
