@@ -1,7 +1,7 @@
 """Architectures side by side at several seeds, through the search benchmark's final recipe.
 
     .venv/bin/python bench/seeds.py --task kws --arch A,B[,...] --name NAME [--seeds 5]
-                                    [--jobs 1] [--epochs N]
+                                    [--jobs 1] [--epochs N] [--table-only]
 
 Each architecture is trained at seeds 0 .. --seeds-1 through bench/search.py's final recipe
 (`final_chain`: the task's final epochs or --epochs, distilled from the task's teacher at the
@@ -12,7 +12,8 @@ one's difference from it is paired by seed, with the standard error over seeds.
 
 Rows go to docs/probes/seeds-NAME.jsonl as each training finishes, and a rerun skips the
 (architecture, seed) pairs already there: an interrupted run goes on, and a later run can add
-architectures or seeds. With --jobs N, N trainings run side by side in their own processes.
+architectures or seeds (--table-only tabulates what is there). With --jobs N, N trainings run
+side by side in their own processes.
 Writes section seeds-NAME of docs/RESULTS.md.
 """
 
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=1, help="trainings run side by side")
     ap.add_argument("--epochs", type=int, help="final epochs (default: the task's recipe)")
+    ap.add_argument(
+        "--table-only", action="store_true", help="tabulate the rows there are, train nothing"
+    )
     args = ap.parse_args(argv)
     from nas.data import TASKS
     from nas.errors import TinyzooError
@@ -138,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [r for r in read_rows(path) if (r["task"], r["epochs"]) == (args.task, args.epochs)]
     done = {(r["arch"], r["seed"]) for r in rows}
     todo = [(a, s) for s in range(args.seeds) for a in archs if (a, s) not in done]
+    todo = [] if args.table_only else todo
     print(f"{len(todo)} trainings to run, {len(done)} rows in {path}", flush=True)
 
     def keep(row: dict[str, Any]) -> None:

@@ -37,18 +37,8 @@ def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
 ) -> None:
     monkeypatch.setattr(bench._results, "RESULTS", tmp_path / "RESULTS.md")
     monkeypatch.setattr(bench.seeds, "PROBES", tmp_path)
-    argv = [
-        "--task",
-        "digits",
-        "--arch",
-        f"{A},{B}",
-        "--name",
-        "t",
-        "--seeds",
-        "1",
-        "--epochs",
-        "1",
-    ]
+    argv = ["--task", "digits", "--arch", f"{A},{B}", "--name", "t",
+            "--seeds", "1", "--epochs", "1"]  # fmt: skip
     bench.seeds.main(argv)
     rows = [json.loads(line) for line in (tmp_path / "seeds-t.jsonl").read_text().splitlines()]
     assert [(r["arch"], r["seed"], r["epochs"]) for r in rows] == [(A, 0, 1), (B, 0, 1)]
@@ -61,3 +51,7 @@ def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
     bench.seeds.main(argv)
     assert "0 trainings to run, 2 rows" in capsys.readouterr().out
     assert len((tmp_path / "seeds-t.jsonl").read_text().splitlines()) == 2
+    # a third seed would be trained; --table-only tabulates the two rows instead
+    bench.seeds.main([*argv[:-3], "2", "--epochs", "1", "--table-only"])
+    assert "0 trainings to run, 2 rows" in capsys.readouterr().out
+    assert "seeds 0-1" in (tmp_path / "RESULTS.md").read_text()
