@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -46,22 +45,14 @@ def agreement(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, float]:
 
 
 def run(task: str, arch: str, seed: int, entries: list[str]) -> list[str]:
-    from rich.console import Console
 
-    from bench.search import extended_test, final_chain
+    from bench.search import extended_test, final_chain_alone
     from nas.data import load_task
     from nas.quantize import tflm_correct
-    from nas.teacher import resolve_teacher
-    from searchspaces import ArchSpec, get_space
+    from searchspaces import ArchSpec
 
     data = load_task(task)
-    with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
-        teacher = resolve_teacher(
-            "auto", data=data, space=get_space("dscnn"), seed=0,
-            tracking_uri=f"sqlite:///{tmp}/bench.db", console=Console(stderr=True),
-        )  # fmt: skip
-        assert teacher is not None
-        out = final_chain(ArchSpec.parse(arch), data, teacher, seed, None)
+    out = final_chain_alone(ArchSpec.parse(arch), data, seed, None)
 
     sets = [("test split", data.x_test, data.y_test)]
     if (extended := extended_test(data)) is not None:

@@ -312,6 +312,23 @@ def final_chain(
     )  # fmt: skip
 
 
+def final_chain_alone(spec: Any, data: Any, seed: int, epochs: int | None) -> Any:
+    """`final_chain` with the task's teacher fetched the way the benchmark does (shipped, else
+    trained), in a scratch store of its own: one training, outside any benchmark run."""
+    from rich.console import Console
+
+    from nas.teacher import resolve_teacher
+    from searchspaces import get_space
+
+    with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
+        teacher = resolve_teacher(
+            "auto", data=data, space=get_space("dscnn"), seed=0,
+            tracking_uri=f"sqlite:///{tmp}/bench.db", console=Console(stderr=True),
+        )  # fmt: skip
+        assert teacher is not None
+        return final_chain(spec, data, teacher, seed, epochs)
+
+
 def train_reference(
     spec: Any, data: Any, teacher: Any, budget: Any, seed: int, epochs: int | None,
     checkpoint: Path | None = None, method: str = "reference",

@@ -25,7 +25,6 @@ import math
 import multiprocessing
 import statistics
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -42,24 +41,16 @@ SETS = (("int8_test", "int8 test %"), ("int8_extended", "extended test %"))
 
 def train(task: str, arch: str, seed: int, epochs: int | None) -> dict[str, Any]:
     """One training of `arch` at `seed` through the final recipe, measured: a row."""
-    from rich.console import Console
 
-    from bench.search import extended_test, final_chain
+    from bench.search import extended_test, final_chain_alone
     from nas.data import load_task
     from nas.profile import profile_tflite
     from nas.quantize import tflm_accuracy
-    from nas.teacher import resolve_teacher
-    from searchspaces import ArchSpec, get_space
+    from searchspaces import ArchSpec
 
     t0 = time.monotonic()
     data = load_task(task)
-    with tempfile.TemporaryDirectory(prefix="tinyzoo-bench-") as tmp:
-        teacher = resolve_teacher(
-            "auto", data=data, space=get_space("dscnn"), seed=0,
-            tracking_uri=f"sqlite:///{tmp}/bench.db", console=Console(stderr=True),
-        )  # fmt: skip
-        assert teacher is not None
-        out = final_chain(ArchSpec.parse(arch), data, teacher, seed, epochs)
+    out = final_chain_alone(ArchSpec.parse(arch), data, seed, epochs)
     v, p = out.verification, profile_tflite(out.tflite)
     ext = extended_test(data)
     return {
