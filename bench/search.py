@@ -289,11 +289,11 @@ def extended_test(data: Any) -> tuple[Any, Any] | None:
 
 def final_chain(
     spec: Any, data: Any, teacher: Any, seed: int, epochs: int | None,
-    checkpoint: Path | None = None,
+    checkpoint: Path | None = None, kd: tuple[float, float] | None = None,
 ) -> Any:  # fmt: skip
     """`spec` through the winner's final recipe at `seed`: distilled from `teacher` at the
-    default T and alpha, int8 (QAT when PTQ loses too much), verified on TFLM. Returns
-    nas.compress.run_chain's result (the .tflite, its verification)."""
+    default T and alpha (or `kd`'s), int8 (QAT when PTQ loses too much), verified on TFLM.
+    Returns nas.compress.run_chain's result (the .tflite, its verification)."""
     from rich.console import Console
 
     from nas.compress import Compress, run_chain
@@ -306,13 +306,16 @@ def final_chain(
     d = data.for_epochs(recipe.final_epochs).at_resolution(spec.input_shape[0])  # as the searches
     return run_chain(
         spec, d=d, recipe=recipe, seed=seed,
-        distil=Distil(teacher, DEFAULT_TEMPERATURE, DEFAULT_ALPHA), logits=teacher.logits(data),
+        distil=Distil(teacher, *(kd or (DEFAULT_TEMPERATURE, DEFAULT_ALPHA))),
+        logits=teacher.logits(data),
         options=Compress(baseline=False), space=get_space("dscnn"), console=Console(stderr=True),
         checkpoint=checkpoint,
     )  # fmt: skip
 
 
-def final_chain_alone(spec: Any, data: Any, seed: int, epochs: int | None) -> Any:
+def final_chain_alone(
+    spec: Any, data: Any, seed: int, epochs: int | None, kd: tuple[float, float] | None = None
+) -> Any:
     """`final_chain` with the task's teacher fetched the way the benchmark does (shipped, else
     trained), in a scratch store of its own: one training, outside any benchmark run."""
     from rich.console import Console
@@ -326,7 +329,7 @@ def final_chain_alone(spec: Any, data: Any, seed: int, epochs: int | None) -> An
             tracking_uri=f"sqlite:///{tmp}/bench.db", console=Console(stderr=True),
         )  # fmt: skip
         assert teacher is not None
-        return final_chain(spec, data, teacher, seed, epochs)
+        return final_chain(spec, data, teacher, seed, epochs, kd=kd)
 
 
 def train_reference(

@@ -1,20 +1,21 @@
 """Architectures side by side at several seeds, through the search benchmark's final recipe.
 
     .venv/bin/python bench/seeds.py --task kws --arch A,B[,...] --name NAME [--seeds 5]
-                                    [--jobs 1] [--epochs N] [--table-only]
+                                    [--jobs 1] [--epochs N] [--kd T,alpha] [--table-only]
 
 Each architecture is trained at seeds 0 .. --seeds-1 through bench/search.py's final recipe
 (`final_chain`: the task's final epochs or --epochs, distilled from the task's teacher at the
-default T and alpha, int8 PTQ, QAT when PTQ loses more than 0.5 points of validation accuracy)
-and measured on TFLM's reference kernels over the test split and, for kws, over the extended
-test set (`bench.search.extended_test`). The first architecture is the baseline: every other
-one's difference from it is paired by seed, with the standard error over seeds.
+default T and alpha or at --kd's, int8 PTQ, QAT when PTQ loses more than 0.5 points of
+validation accuracy) and measured on TFLM's reference kernels over the test split and, for kws,
+over the extended test set (`bench.search.extended_test`). The first architecture is the
+baseline: every other one's difference from it is paired by seed, with the standard error over
+seeds.
 
 Rows go to docs/probes/seeds-NAME.jsonl as each training finishes, and a rerun skips the
-(architecture, seed) pairs already there: an interrupted run goes on, and a later run can add
-architectures or seeds (--table-only tabulates what is there). With --jobs N, N trainings run
-side by side in their own processes.
-Writes section seeds-NAME of docs/RESULTS.md.
+(architecture, seed) pairs already there with the same task, epochs and --kd: an interrupted
+run goes on, and a later run can add architectures or seeds (--table-only tabulates what is
+there). With --jobs N, N trainings run side by side in their own processes. Writes section
+seeds-NAME of docs/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ PROBES = ROOT / "docs" / "probes"
 SETS = (("int8_test", "int8 test %"), ("int8_extended", "extended test %"))
 
 
-def train(task: str, arch: str, seed: int, epochs: int | None) -> dict[str, Any]:
+def train(
+    task: str, arch: str, seed: int, epochs: int | None, kd: tuple[float, float] | None = None
+) -> dict[str, Any]:
     """One training of `arch` at `seed` through the final recipe, measured: a row."""
 
     from bench.search import extended_test, final_chain_alone
@@ -50,11 +53,12 @@ def train(task: str, arch: str, seed: int, epochs: int | None) -> dict[str, Any]
 
     t0 = time.monotonic()
     data = load_task(task)
-    out = final_chain_alone(ArchSpec.parse(arch), data, seed, epochs)
+    out = final_chain_alone(ArchSpec.parse(arch), data, seed, epochs, kd)
     v, p = out.verification, profile_tflite(out.tflite)
     ext = extended_test(data)
     return {
-        "task": task, "arch": arch, "seed": seed, "epochs": epochs, "int8_test": v.int8_accuracy,
+        "task": task, "arch": arch, "seed": seed, "epochs": epochs, "kd": kd,
+        "int8_test": v.int8_accuracy,
         "int8_extended": None if ext is None else tflm_accuracy(out.tflite, *ext, v.arena),
         "tflite": len(out.tflite), "macs": p.macs, "arena": v.arena, "params": p.params,
         "s": round(time.monotonic() - t0),
@@ -112,6 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jobs", type=int, default=1, help="trainings run side by side")
     ap.add_argument("--epochs", type=int, help="final epochs (default: the task's recipe)")
     ap.add_argument(
+        "--kd", help="distillation's T,alpha for every training (default: nas/distill.py's)"
+    )
+    ap.add_argument(
         "--table-only", action="store_true", help="tabulate the rows there are, train nothing"
     )
     args = ap.parse_args(argv)
@@ -129,8 +136,21 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--task must be one of {', '.join(TASKS)}, got {args.task!r}")
     if args.seeds < 1 or args.jobs < 1:
         ap.error("--seeds and --jobs must be 1 or more")
+    kd = None
+    if args.kd is not None:
+        from nas.distill import check_params
+
+        try:
+            t, a = (float(v) for v in args.kd.split(","))
+            check_params(t, a)
+        except ValueError:
+            ap.error(f"--kd takes T,alpha (two numbers, say 4,0.9), got {args.kd!r}")
+        except TinyzooError as e:
+            ap.error(f"--kd: {e}")
+        kd = (t, a)
     path = PROBES / f"seeds-{args.name}.jsonl"
-    rows = [r for r in read_rows(path) if (r["task"], r["epochs"]) == (args.task, args.epochs)]
+    same = (args.task, args.epochs, list(kd) if kd else None)
+    rows = [r for r in read_rows(path) if (r["task"], r["epochs"], r.get("kd")) == same]
     done = {(r["arch"], r["seed"]) for r in rows}
     todo = [(a, s) for s in range(args.seeds) for a in archs if (a, s) not in done]
     todo = [] if args.table_only else todo
@@ -146,11 +166,11 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.jobs == 1:
         for a, s in todo:
-            keep(train(args.task, a, s, args.epochs))
+            keep(train(args.task, a, s, args.epochs, kd))
     else:
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
-            futures = [pool.submit(train, args.task, a, s, args.epochs) for a, s in todo]
+            futures = [pool.submit(train, args.task, a, s, args.epochs, kd) for a, s in todo]
             for fut in as_completed(futures):
                 keep(fut.result())
 
@@ -160,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join([".venv/bin/python bench/seeds.py", *(argv or sys.argv[1:])])
     lines = [
         f"**{args.task}**, {seeds_text(args.seeds)}, {epochs} final epochs through "
-        "bench/search.py's final recipe; int8 on TFLM's reference kernels. Differences are in "
+        "bench/search.py's final recipe"
+        + (f" distilled at T {kd[0]:g}, alpha {kd[1]:g}" if kd else "")
+        + "; int8 on TFLM's reference kernels. Differences are in "
         "points against the first architecture, paired by seed, with their standard error "
         f"over seeds. Rows: docs/probes/{path.name}.",
         "",
