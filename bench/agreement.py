@@ -45,7 +45,6 @@ def agreement(right_a: np.ndarray, right_b: np.ndarray) -> dict[str, float]:
 
 
 def run(task: str, arch: str, seed: int, entries: list[str]) -> list[str]:
-
     from bench.search import extended_test, final_chain_alone
     from nas.data import load_task
     from nas.quantize import tflm_correct

@@ -40,10 +40,9 @@ PROBES = ROOT / "docs" / "probes"
 SETS = (("int8_test", "int8 test %"), ("int8_extended", "extended test %"))
 
 
-def train(
-    task: str, arch: str, seed: int, epochs: int | None, kd: tuple[float, float] | None = None
-) -> dict[str, Any]:
-    """One training of `arch` at `seed` through the final recipe, measured: a row."""
+def train(task: str, arch: str, seed: int, epochs: int, kd: tuple[float, float]) -> dict[str, Any]:
+    """One training of `arch` at `seed` through the final recipe (`epochs`, distilled at `kd`'s
+    T and alpha), measured: a row."""
 
     from bench.search import extended_test, final_chain_alone
     from nas.data import load_task
@@ -57,7 +56,7 @@ def train(
     v, p = out.verification, profile_tflite(out.tflite)
     ext = extended_test(data)
     return {
-        "task": task, "arch": arch, "seed": seed, "epochs": epochs, "kd": kd,
+        "task": task, "arch": arch, "seed": seed, "epochs": epochs, "kd": list(kd),
         "int8_test": v.int8_accuracy,
         "int8_extended": None if ext is None else tflm_accuracy(out.tflite, *ext, v.arena),
         "tflite": len(out.tflite), "macs": p.macs, "arena": v.arena, "params": p.params,
@@ -126,31 +125,34 @@ def main(argv: list[str] | None = None) -> None:
     from nas.errors import TinyzooError
     from searchspaces import ArchSpec
 
-    archs = [a.strip() for a in args.arch.split(",") if a.strip()]
-    try:
-        for arch in archs:
-            ArchSpec.parse(arch)  # one clear line for a bad string, before any training
+    try:  # one clear line for a bad string, before any training; one spelling per spec
+        specs = [str(ArchSpec.parse(a)) for a in args.arch.split(",") if a.strip()]
     except TinyzooError as e:
         ap.error(f"--arch: {e}")
+    archs = list(dict.fromkeys(specs))
     if args.task not in TASKS:
         ap.error(f"--task must be one of {', '.join(TASKS)}, got {args.task!r}")
     if args.seeds < 1 or args.jobs < 1:
         ap.error("--seeds and --jobs must be 1 or more")
-    kd = None
-    if args.kd is not None:
-        from nas.distill import check_params
+    from nas.distill import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, check_params
+    from nas.pipeline import RECIPES
 
+    kd = (DEFAULT_TEMPERATURE, DEFAULT_ALPHA)
+    if args.kd is not None:
         try:
-            t, a = (float(v) for v in args.kd.split(","))
-            check_params(t, a)
-        except ValueError:
-            ap.error(f"--kd takes T,alpha (two numbers, say 4,0.9), got {args.kd!r}")
-        except TinyzooError as e:
-            ap.error(f"--kd: {e}")
-        kd = (t, a)
+            kd = tuple(float(v) for v in args.kd.split(","))  # type: ignore[assignment]
+            check_params(*kd)
+        except (TypeError, ValueError, TinyzooError):
+            ap.error(
+                f"--kd takes T,alpha: a temperature above 0 and the hard labels' weight in "
+                f"[0, 1] (say 4,0.9; default {DEFAULT_TEMPERATURE:g},{DEFAULT_ALPHA:g}), got "
+                f"{args.kd!r}"
+            )
+    # Rows say what they were trained with, so a changed default never reuses them.
+    epochs = args.epochs or RECIPES[args.task].final_epochs
     path = PROBES / f"seeds-{args.name}.jsonl"
-    same = (args.task, args.epochs, list(kd) if kd else None)
-    rows = [r for r in read_rows(path) if (r["task"], r["epochs"], r.get("kd")) == same]
+    same = (args.task, epochs, list(kd))
+    rows = [r for r in read_rows(path) if (r["task"], r["epochs"], r["kd"]) == same]
     done = {(r["arch"], r["seed"]) for r in rows}
     todo = [(a, s) for s in range(args.seeds) for a in archs if (a, s) not in done]
     todo = [] if args.table_only else todo
@@ -161,27 +163,32 @@ def main(argv: list[str] | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as f:
             f.write(json.dumps(row) + "\n")
-        print(f"{row['arch']} seed {row['seed']}: int8 test {row['int8_test']:.4f}, "
-              f"extended {row['int8_extended']}, {row['s']} s", flush=True)  # fmt: skip
+        ext = "" if row["int8_extended"] is None else f", extended {row['int8_extended']:.4f}"
+        print(f"{row['arch']} seed {row['seed']}: int8 test {row['int8_test']:.4f}{ext}, "
+              f"{row['s']} s", flush=True)  # fmt: skip
 
     if args.jobs == 1:
         for a, s in todo:
-            keep(train(args.task, a, s, args.epochs, kd))
+            keep(train(args.task, a, s, epochs, kd))
     else:
+        # A failed training is reported and the others are kept; the run then exits 1.
+        failed = []
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(args.jobs, mp_context=spawn) as pool:
-            futures = [pool.submit(train, args.task, a, s, args.epochs, kd) for a, s in todo]
+            futures = {pool.submit(train, args.task, a, s, epochs, kd): (a, s) for a, s in todo}
             for fut in as_completed(futures):
-                keep(fut.result())
-
-    from nas.pipeline import RECIPES
-
-    epochs = args.epochs or RECIPES[args.task].final_epochs
+                try:
+                    keep(fut.result())
+                except Exception as e:  # noqa: BLE001 - any training's failure, reported below
+                    failed.append(f"{futures[fut][0]} seed {futures[fut][1]}: {e!r}")
+                    print(f"failed: {failed[-1]}", file=sys.stderr, flush=True)
+        if failed:
+            sys.exit(f"{len(failed)} of {len(todo)} trainings failed; the rest are in {path}")
     command = " ".join([".venv/bin/python bench/seeds.py", *(argv or sys.argv[1:])])
     lines = [
         f"**{args.task}**, {seeds_text(args.seeds)}, {epochs} final epochs through "
         "bench/search.py's final recipe"
-        + (f" distilled at T {kd[0]:g}, alpha {kd[1]:g}" if kd else "")
+        + f", distilled at T {kd[0]:g}, alpha {kd[1]:g}"
         + "; int8 on TFLM's reference kernels. Differences are in "
         "points against the first architecture, paired by seed, with their standard error "
         f"over seeds. Rows: docs/probes/{path.name}.",

@@ -15,7 +15,8 @@ Grammar (one token per layer group, joined by "_"; timm-style):
     gap                 global average pooling
     fc{n}               classifier, n classes (int8 logits)       fc10
 
-Only the stem may be non-square: TensorFlow's CPU depthwise kernel takes equal strides only.
+Only the stem may be non-square: TensorFlow's CPU depthwise kernel takes equal strides only,
+and non-square block kernels are not offered (yet).
 Every convolution uses "same" padding, batch norm (folded at conversion) and ReLU (fused),
 except an inverted residual's projection, which is linear.
 Examples: r20x20x1_c3s2c16_ds3s1c32_ds3s2c64_gap_fc10, r28x28x1_c3s2c16_mb3s1c8_mb5s2h48c16_mb5s1h48c16r_gap_fc10
@@ -33,15 +34,18 @@ from nas.errors import TinyzooError
 
 __all__ = ["ArchSpec", "ConvBlock", "DSBlock", "Layer", "MBBlock", "layers", "pair"]
 
-GRAMMAR = "r{H}x{W}x{C}_c{k[xk]}s{s[xs]}c{n}[_ds{k}s{s}c{n} | _mb{k}s{s}[h{e}]c{n}[r] ...]_gap_fc{classes}"
+GRAMMAR = "r{H}x{W}x{C}_c{k}[x{k}]s{s}[x{s}]c{n}[_ds{k}s{s}c{n} | _mb{k}s{s}[h{e}]c{n}[r] ...]_gap_fc{classes}"
 
 
 Size = int | tuple[int, int]  # k, or (height, width) where they differ
 
 
 def pair(size: Size) -> tuple[int, int]:
-    """(height, width) of a kernel or stride."""
-    return (size, size) if isinstance(size, int) else size
+    """(height, width) of a kernel or stride (an int, numpy's too, or a pair)."""
+    if isinstance(size, tuple | list):
+        h, w = size
+        return int(h), int(w)
+    return int(size), int(size)
 
 
 def _size_text(size: Size) -> str:
@@ -50,9 +54,13 @@ def _size_text(size: Size) -> str:
 
 
 def _size(text: str) -> Size:
-    """A kernel or stride token, '3' or '10x4': a square one is kept as an int."""
+    """A kernel or stride token, '3' or '10x4': a square one is kept as an int. ValueError
+    for a zero."""
     h, _, w = text.partition("x")
-    return int(h) if not w or h == w else (int(h), int(w))
+    size = pair((int(h), int(w or h)))
+    if min(size) < 1:
+        raise ValueError(text)
+    return size[0] if size[0] == size[1] else size
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def test_a_subset_of_methods_is_reported_without_the_missing_comparisons() -> No
       "--task must be one of fashion, digits, kws"),
      ("seeds", ["--arch", "r8x8x1_c3s1c8_gap_fc10", "--name", "x", "--kd", "4"], "--kd takes T,alpha"),
      ("seeds", ["--arch", "r8x8x1_c3s1c8_gap_fc10", "--name", "x", "--kd", "4,1.5"],
-      "--kd: --alpha must be")],
+      "--kd takes T,alpha: a temperature above 0")],
 )  # fmt: skip
 def test_a_bad_benchmark_option_stops_before_any_work(
     script: str, argv: list[str], says: str, monkeypatch: pytest.MonkeyPatch,

@@ -15,7 +15,8 @@ A, B = "r8x8x1_c3s1c8_ds3s2c16_gap_fc10", "r8x8x1_c3s1c4_gap_fc10"
 
 
 def _row(arch: str, seed: int, test: float, extended: float | None = None) -> dict:
-    return {"task": "kws", "arch": arch, "seed": seed, "epochs": None, "int8_test": test,
+    return {"task": "kws", "arch": arch, "seed": seed, "epochs": 120, "kd": [2.0, 0.5],
+            "int8_test": test,
             "int8_extended": extended, "tflite": 2000, "macs": 5000, "arena": 3000,
             "params": 100, "s": 1}  # fmt: skip
 
@@ -32,6 +33,7 @@ def test_each_architecture_is_paired_with_the_first_on_the_seeds_both_have() -> 
     assert b[9] == "-0.50 (SE 2.50, n 2)"  # extended: +2 and -3 points
 
 
+@pytest.mark.slow
 def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -43,6 +45,7 @@ def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
     rows = [json.loads(line) for line in (tmp_path / "seeds-t.jsonl").read_text().splitlines()]
     assert [(r["arch"], r["seed"], r["epochs"]) for r in rows] == [(A, 0, 1), (B, 0, 1)]
     assert all(r["task"] == "digits" and r["int8_extended"] is None for r in rows)
+    assert all(r["kd"] == [2.0, 0.5] for r in rows)  # what was used, not "the default"
     assert all(0 < r["int8_test"] <= 1 for r in rows)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "<!-- seeds-t:start -->" in text and "extended" not in text
@@ -51,7 +54,14 @@ def test_a_run_measures_each_training_once_and_a_rerun_reuses_its_rows(
     bench.seeds.main(argv)
     assert "0 trainings to run, 2 rows" in capsys.readouterr().out
     assert len((tmp_path / "seeds-t.jsonl").read_text().splitlines()) == 2
-    # a third seed would be trained; --table-only tabulates the two rows instead
-    bench.seeds.main([*argv[:-3], "2", "--epochs", "1", "--table-only"])
+    # a third seed would be trained; --table-only tabulates the two rows instead, whatever
+    # the spelling of an architecture and however often it is named
+    again = ["--task", "digits", "--arch", f"{A.replace('c3s1', 'c3x3s1x1')},{B},{B}",
+             "--name", "t", "--seeds", "2", "--epochs", "1", "--table-only"]  # fmt: skip
+    bench.seeds.main(again)
     assert "0 trainings to run, 2 rows" in capsys.readouterr().out
-    assert "seeds 0-1" in (tmp_path / "RESULTS.md").read_text()
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "seeds 0-1" in text and text.count(f"| `{B}` |") == 1 and f"| `{A}` |" in text
+    # rows distilled at another T and alpha are not these
+    bench.seeds.main([*again, "--kd", "4,0.9"])
+    assert "0 trainings to run, 0 rows" in capsys.readouterr().out

@@ -237,6 +237,8 @@ def test_block_string_round_trip() -> None:
         "r8x8x1_c3s1c16_mb3s1h32c16x_gap_fc10",
         "r49x10x1_c3s1c16_ds3x1s1c16_gap_fc12",  # only the stem may be non-square
         "r49x10x1_c3s2x1xc16_gap_fc12",
+        "r49x10x1_c3x0s1c16_gap_fc12",  # a size of 0
+        "r49x10x1_c3s0c16_gap_fc12",
     ],
 )  # fmt: skip
 def test_bad_block_string(bad: str) -> None:
