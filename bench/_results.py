@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from pathlib import Path
@@ -27,6 +28,11 @@ def write_section(key: str, body: str) -> None:
 def seeds_text(n: int, first: int = 0) -> str:
     """'seed 0' or 'seeds 0-2' (from `first`): the seeds a table averages over."""
     return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"
+
+
+def standard_error(diffs: list[float]) -> float:
+    """The standard error of the mean of paired differences, from their spread (two or more)."""
+    return statistics.stdev(diffs) / math.sqrt(len(diffs))
 
 
 def mean_sd(xs: list[float]) -> str:

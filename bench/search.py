@@ -89,7 +89,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
+from bench._results import mean_sd, seeds_text, standard_error, write_section  # noqa: E402
 from bench._ship import ship  # noqa: E402
 from bench.compress import REFERENCES  # noqa: E402
 from nas.boards import figures  # noqa: E402
@@ -563,7 +563,7 @@ def report(
         if not figure or n < 2:
             return ""
         d = [a - b for a, b in zip(figure["tinyzoo"], figure[m], strict=True)]
-        return f" (standard error over seeds {100 * statistics.stdev(d) / n**0.5:.2f})"
+        return f" (standard error over seeds {100 * standard_error(d):.2f})"
 
     if others:
         lines.append(

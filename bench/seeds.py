@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import statistics
 import sys
@@ -34,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._results import mean_sd, seeds_text, write_section  # noqa: E402
+from bench._results import mean_sd, seeds_text, standard_error, write_section  # noqa: E402
 
 PROBES = ROOT / "docs" / "probes"
 SETS = (("int8_test", "int8 test %"), ("int8_extended", "extended test %"))
@@ -43,7 +42,6 @@ SETS = (("int8_test", "int8 test %"), ("int8_extended", "extended test %"))
 def train(task: str, arch: str, seed: int, epochs: int, kd: tuple[float, float]) -> dict[str, Any]:
     """One training of `arch` at `seed` through the final recipe (`epochs`, distilled at `kd`'s
     T and alpha), measured: a row."""
-
     from bench.search import extended_test, final_chain_alone
     from nas.data import load_task
     from nas.profile import profile_tflite
@@ -100,7 +98,7 @@ def paired(diffs: list[float]) -> str:
     """'+0.42 (SE 0.31, n 5)': the mean difference in points and its standard error over seeds."""
     if len(diffs) < 2:
         return f"{diffs[0]:+.2f} (n 1)"
-    se = statistics.stdev(diffs) / math.sqrt(len(diffs))
+    se = standard_error(diffs)
     return f"{statistics.mean(diffs):+.2f} (SE {se:.2f}, n {len(diffs)})"
 
 
