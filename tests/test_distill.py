@@ -48,13 +48,13 @@ def test_widest_member_is_a_valid_large_member() -> None:
 def test_the_speech_teacher_is_the_ds_cnn_shape_at_twice_the_width() -> None:
     """On 49x10 MFCC maps the widest member (three stride-2 blocks) tests below the DS-CNN it
     should teach; the teacher keeps the DS-CNN's resolution and doubles its channels."""
-    from bench.compress import REFERENCES
+    from bench.compress import DS_CNN_3X3
     from nas.profile import profile_spec
     from searchspaces._registry import Geometry
 
     space = get_space("dscnn")
     g = Geometry(resolutions=(49,), channels=1, num_classes=12, width=10)
-    teacher, ref = space.teacher(g), ArchSpec.parse(REFERENCES["kws"])
+    teacher, ref = space.teacher(g), ArchSpec.parse(DS_CNN_3X3)
     assert str(teacher) == "r49x10x1_c3s2c128_" + "ds3s1c128_" * 4 + "gap_fc12"
     assert str(teacher).replace("128", "64") == str(ref)
     assert profile_spec(teacher).macs > 3 * profile_spec(ref).macs
