@@ -255,3 +255,19 @@ def test_agreement_counts_the_examples_only_one_model_gets_right() -> None:
     assert got["se"] == pytest.approx(2.80)
     same = agreement(a, a)
     assert (same["diff"], same["se"]) == (0.0, 0.0)
+
+
+def test_the_kws_reference_is_mlperf_tinys_ds_cnn_as_published() -> None:
+    """MLPerf Tiny's KWS model (Hello Edge's DS-CNN S): a 10x4 stride-2 stem of 64 filters on
+    the 49x10 MFCC map, four 3x3 depthwise-separable blocks of 64, pooling and 12 classes;
+    about 2.7 M MACs (../shared/REFERENCE.md). The 3x3-stem variant differs in the stem only."""
+    from bench.compress import DS_CNN_3X3, REFERENCES
+    from nas.profile import profile_spec
+    from searchspaces import ArchSpec
+
+    ref, square = ArchSpec.parse(REFERENCES["kws"]), ArchSpec.parse(DS_CNN_3X3)
+    assert ref.input_shape == (49, 10, 1) and ref.num_classes == 12
+    assert (ref.stem.kernel, ref.stem.stride, ref.stem.channels) == ((10, 4), 2, 64)
+    assert [(b.kernel, b.stride, b.channels) for b in ref.blocks] == [(3, 1, 64)] * 4
+    assert square.blocks == ref.blocks and square.stem.kernel == 3
+    assert profile_spec(ref).macs == 2_664_768  # 2.66 M: the published figure
