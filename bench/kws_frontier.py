@@ -5,7 +5,7 @@
 
 The kws goal is the reference DS-CNN's int8 test accuracy at no more than half its .tflite
 bytes and MACs. This measures the curve it sits on: MLPerf Tiny's DS-CNN shape (a 3x3 stride-2
-stem, four 3x3 depthwise-separable blocks; bench/compress.py's REFERENCES) at each width in
+stem, four 3x3 depthwise-separable blocks; bench/compress.py's DS_CNN_3X3) at each width in
 --widths, and the architectures named by --arch (by default tinyzoo's kws winner in
 docs/RESULTS.md), each through the final recipe a search's winner gets: the kws recipe's
 final epochs (or --epochs) distilled from teacher-kws (default T and alpha), int8 PTQ, QAT
