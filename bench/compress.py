@@ -44,8 +44,8 @@ LOSS_LIMIT = 0.5  # points of int8 test accuracy that pruning may cost (issue 4)
 DS_CNN = "r49x10x1_c10x4s2c64_ds3s1c64_ds3s1c64_ds3s1c64_ds3s1c64_gap_fc12"
 # Its shape with a square 3x3 stem: the kws reference while the grammar had square kernels only
 # (compress-kws, kd-sweep-kws, agreement-kws, kws-augment, kws-frontier-* and the kws probes in
-# docs/RESULTS.md were measured on it). It tests 0.59 points above the published model on kws's extended test set
-# (seeds-kws-stem), at 31,632 B and 2,416,768 MACs.
+# docs/RESULTS.md were measured on it). It tests 0.59 points above the published model on kws's
+# extended test set (seeds-kws-stem), at 31,632 B and 2,416,768 MACs.
 DS_CNN_3X3 = "r49x10x1_c3s2c64_ds3s1c64_ds3s1c64_ds3s1c64_ds3s1c64_gap_fc12"
 # Tasks measured on a hand-designed reference architecture instead of a shipped winner.
 REFERENCES = {"kws": DS_CNN}

@@ -57,7 +57,7 @@ def _size(text: str) -> Size:
     """A kernel or stride token, '3' or '10x4': a square one is kept as an int. ValueError
     for a zero."""
     h, _, w = text.partition("x")
-    size = pair((int(h), int(w or h)))
+    size = (int(h), int(w or h))
     if min(size) < 1:
         raise ValueError(text)
     return size[0] if size[0] == size[1] else size

@@ -16,9 +16,8 @@ A, B = "r8x8x1_c3s1c8_ds3s2c16_gap_fc10", "r8x8x1_c3s1c4_gap_fc10"
 
 def _row(arch: str, seed: int, test: float, extended: float | None = None) -> dict:
     return {"task": "kws", "arch": arch, "seed": seed, "epochs": 120, "kd": [2.0, 0.5],
-            "int8_test": test,
-            "int8_extended": extended, "tflite": 2000, "macs": 5000, "arena": 3000,
-            "params": 100, "s": 1}  # fmt: skip
+            "int8_test": test, "int8_extended": extended, "tflite": 2000, "macs": 5000,
+            "arena": 3000, "params": 100, "s": 1}  # fmt: skip
 
 
 def test_each_architecture_is_paired_with_the_first_on_the_seeds_both_have() -> None:
